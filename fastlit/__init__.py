@@ -1,0 +1,30 @@
+"""fastlit: a PyTorch-Lightning-compatible trainer whose hot paths are C++/CUDA kernels.
+
+``import fastlit as pl`` in a Lightning 2.x script and it runs. Heavy optional imports (tensorboard, tqdm) happen
+only when used.
+"""
+import logging as _logging
+
+from fastlit.__about__ import __version__
+from fastlit.callbacks.callback import Callback
+from fastlit.core.datamodule import LightningDataModule
+from fastlit.core.module import LightningModule
+from fastlit.trainer.trainer import Trainer
+from fastlit.utilities.seed import seed_everything
+
+# Info lines (fit stopped, seed set, model summary) go to stderr like Lightning's, unless the user configures it.
+_logger = _logging.getLogger("fastlit")
+if not _logger.handlers:
+    _logger.addHandler(_logging.StreamHandler())
+    _logger.setLevel(_logging.INFO)
+    _logger.propagate = False
+
+Module = LightningModule
+DataModule = LightningDataModule
+
+from fastlit import callbacks, loggers  # noqa: E402  (submodules users import from)
+
+__all__ = [
+    "Callback", "DataModule", "LightningDataModule", "LightningModule", "Module", "Trainer", "__version__",
+    "callbacks", "loggers", "seed_everything",
+]

@@ -1,0 +1,65 @@
+"""``LightningModule.load_from_checkpoint`` / ``LightningDataModule.load_from_checkpoint``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any, Optional, Union
+
+import torch
+
+from fastlit.checkpoint.connector import load_state_dict
+from fastlit.checkpoint.io import load
+
+
+def load_from_checkpoint(cls: type, checkpoint_path: Union[str, Path, IO], map_location: Any = None,
+                         hparams_file: Optional[Union[str, Path]] = None, strict: Optional[bool] = None,
+                         weights_only: Optional[bool] = None, **kwargs: Any) -> Any:
+    """Build ``cls`` from the checkpoint's hyperparameters (``kwargs`` win) and load its state."""
+    checkpoint = load(checkpoint_path, map_location=map_location if map_location is not None else "cpu",
+                      weights_only=weights_only)
+    from fastlit.core.datamodule import LightningDataModule
+
+    is_dm = issubclass(cls, LightningDataModule)
+    hp_key = "datamodule_hyper_parameters" if is_dm else "hyper_parameters"
+    hparams = dict(checkpoint.get(hp_key) or {})
+    if hparams_file is not None:
+        from fastlit.core.saving import load_hparams_from_yaml
+
+        hparams.update(load_hparams_from_yaml(hparams_file) or {})
+    hparams.update(kwargs)
+    obj = _instantiate(cls, hparams)
+    if is_dm:
+        key = cls.__qualname__
+        if key in checkpoint:
+            obj.load_state_dict(checkpoint[key])
+        obj.on_load_checkpoint(checkpoint)
+        return obj
+    obj.on_load_checkpoint(checkpoint)
+    if "state_dict" not in checkpoint:
+        raise KeyError(f"The checkpoint {checkpoint_path!r} has no 'state_dict'; it is not a Lightning/fastlit checkpoint.")
+    strict = obj.strict_loading if strict is None else strict
+    load_state_dict(obj, checkpoint["state_dict"], strict=strict, source=checkpoint_path)
+    device = _state_device(checkpoint["state_dict"])
+    if device is not None:
+        obj.to(device)
+    return obj
+
+
+def _instantiate(cls: type, hparams: dict[str, Any]) -> Any:
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters
+    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    args = hparams if takes_kwargs else {k: v for k, v in hparams.items() if k in params}
+    try:
+        return cls(**args)
+    except TypeError as e:
+        raise TypeError(f"Could not build {cls.__name__} from the checkpoint's hyperparameters {sorted(args)}: {e}. "
+                        "Pass the missing __init__ arguments to `load_from_checkpoint(..., name=value)`, or call "
+                        "`self.save_hyperparameters()` in `__init__` before saving.") from e
+
+
+def _state_device(state_dict: dict[str, Any]) -> Optional[torch.device]:
+    for v in state_dict.values():
+        if isinstance(v, torch.Tensor):
+            return v.device
+    return None

@@ -1,0 +1,122 @@
+"""``HyperparametersMixin``: ``save_hyperparameters()`` and ``self.hparams`` for modules and datamodules."""
+from __future__ import annotations
+
+import copy
+import inspect
+import types
+from argparse import Namespace
+from collections.abc import MutableMapping, Sequence
+from typing import Any, Optional, Union
+
+from fastlit.utilities.parsing import AttributeDict
+
+
+def _init_args(frame: types.FrameType) -> tuple[Any, dict[str, Any]]:
+    """The ``self`` and named arguments of the ``__init__`` running in ``frame`` (``**kwargs`` merged in)."""
+    info = inspect.getargvalues(frame)
+    local_vars = info.locals
+    code = frame.f_code
+    if code.co_name != "__init__" or not info.args:
+        return None, {}
+    self_name = info.args[0]
+    local_self = local_vars.get(self_name)
+    args = {name: local_vars[name] for name in info.args[1:] if name in local_vars}
+    if info.varargs and local_vars.get(info.varargs):
+        args[info.varargs] = local_vars[info.varargs]
+    if info.keywords:
+        args.update(local_vars.get(info.keywords) or {})
+    return local_self, args
+
+
+def collect_init_args(frame: types.FrameType) -> dict[str, Any]:
+    """Init arguments of every ``__init__`` in the ``super()`` chain of one object; the subclass's win."""
+    chain: list[dict[str, Any]] = []
+    owner = None
+    while frame is not None and frame.f_code.co_name == "__init__":
+        local_self, args = _init_args(frame)
+        if owner is None:
+            owner = local_self
+        elif local_self is not owner:
+            break
+        chain.append(args)
+        frame = frame.f_back
+    merged: dict[str, Any] = {}
+    for args in chain:  # innermost (base) first, so the outermost subclass overrides
+        merged.update(args)
+    return merged
+
+
+class HyperparametersMixin:
+    """Adds ``save_hyperparameters``, ``hparams`` and ``hparams_initial``."""
+
+    __jit_unused_properties__: list[str] = ["hparams", "hparams_initial"]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._log_hyperparams = False
+
+    def save_hyperparameters(
+        self,
+        *args: Any,
+        ignore: Optional[Union[Sequence[str], str]] = None,
+        frame: Optional[types.FrameType] = None,
+        logger: bool = True,
+    ) -> None:
+        """Store the ``__init__`` arguments (or the named ones) in ``self.hparams`` and in checkpoints.
+
+        Args:
+            *args: names of init arguments to keep, or one dict/Namespace to store; none means all of them.
+            ignore: init argument names to leave out (e.g. whole ``nn.Module`` arguments).
+            frame: the frame to read the arguments from (default: the caller's).
+            logger: whether the loggers receive these hyperparameters.
+        """
+        self._log_hyperparams = logger
+        if len(args) == 1 and not isinstance(args[0], str):
+            hp = args[0]
+            if isinstance(hp, Namespace):
+                hp = vars(hp)
+            if not isinstance(hp, (dict, MutableMapping)):
+                raise ValueError(f"save_hyperparameters: unsupported type {type(hp).__name__}; pass a dict, a "
+                                 "Namespace, or names of __init__ arguments.")
+            self._set_hparams(dict(hp))
+            self._hparams_name = None
+            self._hparams_initial = copy.deepcopy(self._hparams)
+            return
+        if frame is None:
+            current = inspect.currentframe()
+            frame = current.f_back if current is not None else None
+        init_args = collect_init_args(frame) if frame is not None else {}
+        if isinstance(ignore, str):
+            ignore = [ignore]
+        ignore = [a for a in (ignore or []) if isinstance(a, str)]
+        for name in ignore:
+            init_args.pop(name, None)
+        if args:
+            missing = [a for a in args if a not in init_args]
+            if missing:
+                raise ValueError(f"save_hyperparameters: {missing} are not arguments of __init__; "
+                                 f"available: {sorted(init_args)}")
+            init_args = {k: init_args[k] for k in args}
+        self._hparams_name = "kwargs" if init_args else None
+        self._set_hparams(init_args)
+        try:
+            self._hparams_initial = copy.deepcopy(self._hparams)
+        except Exception:  # objects that cannot be copied are kept by reference
+            self._hparams_initial = copy.copy(self._hparams)
+
+    def _set_hparams(self, hp: dict[str, Any]) -> None:
+        self._hparams = AttributeDict(hp)
+
+    @property
+    def hparams(self) -> AttributeDict:
+        """The saved hyperparameters (mutable)."""
+        if not hasattr(self, "_hparams"):
+            self._hparams = AttributeDict()
+        return self._hparams
+
+    @property
+    def hparams_initial(self) -> AttributeDict:
+        """A copy of the hyperparameters as first saved (what loggers record)."""
+        if not hasattr(self, "_hparams_initial"):
+            return AttributeDict()
+        return copy.deepcopy(self._hparams_initial)

@@ -1,0 +1,59 @@
+"""``LightningOptimizer``: the wrapper ``self.optimizers()`` returns; counts steps in manual optimization."""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from torch.optim import Optimizer
+
+
+class LightningOptimizer:
+    """Wraps an optimizer so that ``step`` goes through the Trainer (loss scaling, step counting).
+
+    Args:
+        optimizer: the optimizer to wrap. Every attribute not defined here is the optimizer's own.
+    """
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        self._optimizer = optimizer
+        self._trainer: Optional[Any] = None
+        # Look like the wrapped optimizer to isinstance checks in user code, as Lightning's wrapper does.
+        self.__class__ = type("Lightning" + type(optimizer).__name__, (self.__class__, type(optimizer)), {})
+
+    @property
+    def optimizer(self) -> Optimizer:
+        return self._optimizer
+
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails: delegate to the real optimizer
+        return getattr(self.__dict__["_optimizer"], name)
+
+    @property
+    def param_groups(self) -> list:  # type: ignore[override]
+        return self._optimizer.param_groups
+
+    @property
+    def state(self) -> Any:  # type: ignore[override]
+        return self._optimizer.state
+
+    @property
+    def defaults(self) -> Any:  # type: ignore[override]
+        return self._optimizer.defaults
+
+    def state_dict(self) -> dict:
+        return self._optimizer.state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._optimizer.load_state_dict(state_dict)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self._optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure: Optional[Callable[[], Any]] = None, **kwargs: Any) -> Any:
+        """Run the optimizer step (through the loss scaler when there is one)."""
+        trainer = self._trainer
+        if trainer is None:
+            return self._optimizer.step(closure=closure, **kwargs) if closure is not None else self._optimizer.step(**kwargs)
+        return trainer._optimizer_step_from_wrapper(self._optimizer, closure, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LightningOptimizer({self._optimizer!r})"

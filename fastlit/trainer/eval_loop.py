@@ -1,0 +1,232 @@
+"""Validation, test and predict loops (also the sanity check and validation during ``fit``)."""
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any, Optional
+
+import torch
+
+from fastlit.core.module import LightningModule
+from fastlit.trainer import data as data_mod
+from fastlit.trainer.metrics import Results
+from fastlit.trainer.states import RunningStage
+from fastlit.utilities.apply_func import move_data_to_device
+from fastlit.utilities.model_helpers import is_overridden
+
+_STEP = {"val": "validation_step", "test": "test_step", "predict": "predict_step"}
+_HOOK = {"val": "validation", "test": "test", "predict": "predict"}
+_LIMIT = {"val": "limit_val_batches", "test": "limit_test_batches", "predict": "limit_predict_batches"}
+
+
+def _setup(t: Any, key: str, given: Any) -> list[Any]:
+    loaders = data_mod.as_list(data_mod.resolve(key, given, t.datamodule, t.lightning_module))
+    for dl in loaders:
+        data_mod.check_is_loader(dl, key)
+    lim = getattr(t, _LIMIT[key])
+    counts = [data_mod.limit(data_mod.length(dl), lim, _LIMIT[key]) for dl in loaders]
+    if key == "val":
+        t.val_dataloaders = loaders[0] if len(loaders) == 1 else loaders
+        t.num_val_batches = counts
+    elif key == "test":
+        t.test_dataloaders = loaders[0] if len(loaders) == 1 else loaders
+        t.num_test_batches = counts
+    else:
+        t.predict_dataloaders = loaders[0] if len(loaders) == 1 else loaders
+        t.num_predict_batches = counts
+    return loaders
+
+
+def setup_val(t: Any, given: Any) -> None:
+    """Resolve the validation loaders for ``fit`` (only when ``validation_step`` exists)."""
+    t._val_loaders = []
+    t.num_val_batches = []
+    if not is_overridden("validation_step", t.lightning_module, LightningModule) or t.limit_val_batches == 0:
+        return
+    t._val_loaders = _setup(t, "val", given)
+    n = t.num_sanity_val_steps
+    t.num_sanity_val_batches = [min(n, c) for c in t.num_val_batches]
+
+
+def run_sanity_check(t: Any) -> None:
+    """Run a few validation batches before training so a broken ``validation_step`` fails fast."""
+    stage, prev_results = t.state.stage, t._results
+    t.sanity_checking = True
+    t.state.stage = RunningStage.SANITY_CHECKING
+    t._call("on_sanity_check_start")
+    # The sanity check must not change the training run's random stream (Lightning's isolate_rng).
+    cpu_state = torch.get_rng_state()
+    cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    import random
+
+    py_state = random.getstate()
+    try:
+        _run_eval(t, "val", t._val_loaders, t.num_sanity_val_batches, fitting=True)
+    finally:
+        torch.set_rng_state(cpu_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state_all(cuda_state)
+        random.setstate(py_state)
+    t._call("on_sanity_check_end")
+    t._callback_metrics, t._logged_metrics, t._progress_bar_metrics = {}, {}, {}
+    t.sanity_checking = False
+    t.state.stage, t._results = stage, prev_results
+
+
+def run_validation_in_fit(t: Any, accumulating: bool) -> None:
+    module = t.lightning_module
+    train_results = t._results
+    if not accumulating:
+        module.on_validation_model_zero_grad()
+    t.state.stage = RunningStage.VALIDATING
+    _run_eval(t, "val", t._val_loaders, t.num_val_batches, fitting=True)
+    t.state.stage = RunningStage.TRAINING
+    t._results = train_results
+    module._current_fx_name = "training_step"
+
+
+def run_entry(t: Any, key: str, given: Any) -> list[dict[str, float]]:
+    """``trainer.validate``/``trainer.test``: one epoch over each loader; print and return the metrics."""
+    loaders = _setup(t, key, given)
+    counts = t.num_val_batches if key == "val" else t.num_test_batches
+    step_name = _STEP[key]
+    if not is_overridden(step_name, t.lightning_module, LightningModule):
+        from fastlit.utilities.exceptions import MisconfigurationException
+
+        raise MisconfigurationException(f"No `{step_name}()` method defined to run `Trainer.{t.state.fn.value}`.")
+    if not loaders:
+        from fastlit.utilities.exceptions import MisconfigurationException
+
+        raise MisconfigurationException(
+            f"No `{key}_dataloader()` method defined to run `Trainer.{t.state.fn.value}`. Pass `dataloaders=` or "
+            f"define `{key}_dataloader` in your module/datamodule.")
+    out = _run_eval(t, key, loaders, counts, fitting=False)
+    t._results = None
+    if t._eval_verbose and t.is_global_zero:
+        _print_results(out, "Validate" if key == "val" else "Test")
+    return out
+
+
+def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: bool) -> list[dict[str, float]]:
+    module: LightningModule = t.lightning_module
+    hook = _HOOK[key]
+    step_fn = getattr(module, _STEP[key])
+    results = Results(training=False)
+    t._results = results
+    device = t.strategy.root_device
+    from fastlit.trainer.fit_loop import _batch_transfer
+
+    transfer = _batch_transfer(t)
+    hooks = t._hooks
+    h_start, h_end = hooks[f"on_{hook}_batch_start"], hooks[f"on_{hook}_batch_end"]
+    multi = len(loaders) > 1
+    mixed = t.precision_plugin.autocast
+    getattr(module, f"on_{hook}_model_eval")()
+    t._call(f"on_{hook}_start")
+    t._call(f"on_{hook}_epoch_start")
+    grad_ctx = torch.inference_mode if t.inference_mode else torch.no_grad
+    per_loader: list[dict[str, Any]] = []
+    with grad_ctx():
+        for dl_idx, (loader, n) in enumerate(zip(loaders, counts)):
+            results.dataloader_idx = dl_idx if multi else None
+            if n == 0:
+                continue
+            for batch_idx, batch in enumerate(loader):
+                if batch_idx >= n:
+                    break
+                batch = transfer(batch, dl_idx) if transfer is not None else move_data_to_device(batch, device)
+                results.batch = batch
+                extra = (dl_idx,) if multi else ()
+                if h_start:
+                    t._call(f"on_{hook}_batch_start", batch, batch_idx, *extra)
+                module._current_fx_name = _STEP[key]
+                with mixed():
+                    out = step_fn(batch, batch_idx, *extra)
+                if h_end:
+                    t._call(f"on_{hook}_batch_end", out, batch, batch_idx, *extra)
+            results.batch = None
+    results.dataloader_idx = None
+    t._epoch_end_phase = True
+    t._call(f"on_{hook}_epoch_end")
+    log = {} if t.sanity_checking else t._epoch_end_metrics(results)
+    if not t.sanity_checking:
+        t._emit(log)
+    t._epoch_end_phase = False
+    t._call(f"on_{hook}_end")
+    if key == "val":
+        module.on_validation_model_train()
+    elif key == "test":
+        module.on_test_model_train()
+    module._current_fx_name = None
+    # one dict per dataloader: its own suffixed metrics plus the ones logged without a dataloader index
+    for dl_idx in range(len(loaders)):
+        suffix = Results.DATALOADER_SUFFIX.format(dl_idx)
+        d = {}
+        for k, v in log.items():
+            if not multi or "/dataloader_idx_" not in k or k.endswith(suffix):
+                d[k] = v.item() if hasattr(v, "item") else v
+        per_loader.append(d)
+    return per_loader
+
+
+def run_predict(t: Any, given: Any) -> Optional[list[Any]]:
+    loaders = _setup(t, "predict", given)
+    module: LightningModule = t.lightning_module
+    if not loaders:
+        from fastlit.utilities.exceptions import MisconfigurationException
+
+        raise MisconfigurationException("No `predict_dataloader()` method defined to run `Trainer.predict`.")
+    device = t.strategy.root_device
+    from fastlit.trainer.fit_loop import _batch_transfer
+
+    transfer = _batch_transfer(t)
+    multi = len(loaders) > 1
+    keep = t._return_predictions
+    module.on_predict_model_eval()
+    t._call("on_predict_start")
+    t._call("on_predict_epoch_start")
+    outputs: list[list[Any]] = []
+    grad_ctx = torch.inference_mode if t.inference_mode else torch.no_grad
+    with grad_ctx():
+        for dl_idx, (loader, n) in enumerate(zip(loaders, t.num_predict_batches)):
+            preds: list[Any] = []
+            for batch_idx, batch in enumerate(loader):
+                if batch_idx >= n:
+                    break
+                batch = transfer(batch, dl_idx) if transfer is not None else move_data_to_device(batch, device)
+                extra = (dl_idx,) if multi else ()
+                t._call("on_predict_batch_start", batch, batch_idx, *extra)
+                module._current_fx_name = "predict_step"
+                with t.precision_plugin.autocast():
+                    out = module.predict_step(batch, batch_idx, *extra)
+                t._call("on_predict_batch_end", out, batch, batch_idx, *extra)
+                if keep:
+                    preds.append(move_data_to_device(out, "cpu") if device.type != "cpu" else out)
+            outputs.append(preds)
+    t._call("on_predict_epoch_end")
+    t._call("on_predict_end")
+    module._current_fx_name = None
+    if not keep:
+        return None
+    return outputs[0] if len(outputs) == 1 else outputs
+
+
+def _print_results(results: list[dict[str, float]], stage: str) -> None:
+    """Lightning's plain-text results table (one column per dataloader)."""
+    metrics = sorted({k for r in results for k in r})
+    if not metrics:
+        return
+    width = shutil.get_terminal_size((120, 30)).columns
+    headers = [f"{stage} metric"] + [f"DataLoader {i}" for i in range(len(results))]
+    col = max(max(len(h) for h in headers), max(len(m) for m in metrics)) + 2
+    total = col * len(headers)
+    if total > width:
+        col = max(10, width // len(headers))
+        total = col * len(headers)
+    bar = "─" * total
+    lines = [bar, "".join(h.center(col) for h in headers), bar]
+    for m in metrics:
+        row = [m.center(col)] + [str(r.get(m, "")).center(col) for r in results]
+        lines.append("".join(row))
+    lines.append(bar)
+    print(os.linesep.join(lines))

@@ -1,0 +1,380 @@
+"""The training loop. ``_train_epoch`` is the hot path: one step reads top to bottom below, and everything
+optional (hooks nobody overrides, logging between intervals, validation between checks) is skipped by flags
+computed once per epoch rather than per batch.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Optional
+
+import torch
+from torch import Tensor
+
+from fastlit.core.module import LightningModule
+from fastlit.trainer import data as data_mod
+from fastlit.trainer import eval_loop
+from fastlit.trainer.metrics import Results
+from fastlit.trainer.states import RunningStage
+from fastlit.utilities.apply_func import move_data_to_device
+from fastlit.utilities.exceptions import MisconfigurationException
+from fastlit.utilities.model_helpers import is_overridden
+from fastlit.utilities.rank_zero import WarningCache, rank_zero_info
+
+_END = object()
+_warnings = WarningCache()
+
+
+def run(t: Any, train_given: Any, val_given: Any) -> None:
+    """``trainer.fit``'s loop: sanity check, then epochs until a stop condition."""
+    module = t.lightning_module
+    eval_loop.setup_val(t, val_given)
+    if t.enable_validation and t.num_sanity_val_steps > 0 and not t._resuming:
+        eval_loop.run_sanity_check(t)
+    _setup_train_data(t, train_given)
+    if t.num_training_batches == 0:
+        rank_zero_info("`Trainer.fit` stopped: No training batches.")
+        return
+    if _done(t):
+        return
+    t._results = Results(training=True)
+    t.state.stage = RunningStage.TRAINING
+    module.train()
+    t._fit_start_time = time.monotonic()
+    t._call("on_train_start")
+    while not _done(t):
+        if t.reload_dataloaders_every_n_epochs and t.current_epoch % t.reload_dataloaders_every_n_epochs == 0 \
+                and t.current_epoch > 0:
+            _setup_train_data(t, train_given)
+        _train_epoch(t)
+        _epoch_end(t)
+    t._call("on_train_end")
+    t._results = None
+
+
+def _done(t: Any) -> bool:
+    if t.max_steps != -1 and t.global_step >= t.max_steps:
+        rank_zero_info(f"`Trainer.fit` stopped: `max_steps={t.max_steps}` reached.")
+        return True
+    if t.max_epochs != -1 and t.current_epoch >= t.max_epochs:
+        rank_zero_info(f"`Trainer.fit` stopped: `max_epochs={t.max_epochs}` reached.")
+        return True
+    if t.should_stop and _can_stop(t):
+        rank_zero_info("`Trainer.fit` stopped: `trainer.should_stop` was set.")
+        return True
+    return False
+
+
+def _can_stop(t: Any) -> bool:
+    min_epochs_ok = t.min_epochs is None or t.current_epoch >= t.min_epochs
+    min_steps_ok = t.min_steps is None or t.global_step >= t.min_steps
+    return min_epochs_ok and min_steps_ok
+
+
+def _setup_train_data(t: Any, given: Any) -> None:
+    loader = data_mod.resolve("train", given, t.datamodule, t.lightning_module)
+    data_mod.check_is_loader(loader, "train")
+    t.train_dataloader = loader
+    t.num_training_batches = data_mod.limit(data_mod.length(loader), t.limit_train_batches, "limit_train_batches")
+    t.val_check_batch = data_mod.val_check_batch(t.val_check_interval, t.num_training_batches,
+                                                 t.check_val_every_n_epoch)
+    if t.log_every_n_steps and t.num_training_batches < t.log_every_n_steps and not t.fast_dev_run \
+            and t.loggers:
+        _warnings.warn(
+            f"The number of training batches ({t.num_training_batches}) is smaller than the logging interval "
+            f"Trainer(log_every_n_steps={t.log_every_n_steps}). Set a lower value for log_every_n_steps if you "
+            "want to see logs for the training epoch.")
+
+
+def _batch_transfer(t: Any) -> Optional[Any]:
+    """A function moving a batch to the device through user hooks, or None when the plain move is enough."""
+    module, dm = t.lightning_module, t.datamodule
+    names = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+    custom = any(is_overridden(n, module, LightningModule) for n in names)
+    if dm is not None:
+        from fastlit.core.datamodule import LightningDataModule
+
+        custom = custom or any(is_overridden(n, dm, LightningDataModule) for n in names)
+    if not custom and t.precision_plugin.cast_dtype is None:
+        return None
+    device = t.strategy.root_device
+    owner_before = dm if dm is not None and is_overridden(names[0], dm, LightningDataModule) else module
+    owner_xfer = dm if dm is not None and is_overridden(names[1], dm, LightningDataModule) else module
+    owner_after = dm if dm is not None and is_overridden(names[2], dm, LightningDataModule) else module
+    convert = t.precision_plugin.convert_input
+
+    def transfer(batch: Any, dataloader_idx: int) -> Any:
+        batch = convert(batch)
+        batch = owner_before.on_before_batch_transfer(batch, dataloader_idx)
+        batch = owner_xfer.transfer_batch_to_device(batch, device, dataloader_idx)
+        return owner_after.on_after_batch_transfer(batch, dataloader_idx)
+
+    return transfer
+
+
+class _Closure:
+    """``optimizer_closure`` for users who override ``optimizer_step`` (or optimizers that re-evaluate)."""
+
+    def __init__(self, t: Any) -> None:
+        self.t = t
+        self.batch: Any = None
+        self.batch_idx = 0
+        self.zero_grad = False
+        self.output: Any = None
+
+    def __call__(self) -> Optional[Tensor]:
+        t, module = self.t, self.t.lightning_module
+        with t.precision_plugin.autocast():
+            out = module.training_step(self.batch, self.batch_idx)
+        loss = _loss_of(out)
+        self.output = out
+        if self.zero_grad:
+            _zero_grad(t, t.optimizers[0], self.batch_idx)
+        if loss is not None:
+            t._backward(loss / t.accumulate_grad_batches if t.accumulate_grad_batches > 1 else loss)
+        return loss
+
+
+def _loss_of(out: Any) -> Optional[Tensor]:
+    if isinstance(out, Tensor):
+        return out
+    if out is None:
+        _warnings.warn("`training_step` returned `None`. If this was on purpose, ignore this warning...")
+        return None
+    if isinstance(out, Mapping):
+        if "loss" not in out:
+            raise MisconfigurationException(
+                "In automatic_optimization, when `training_step` returns a dict, the 'loss' key needs to be present")
+        return out["loss"]
+    raise MisconfigurationException(
+        "In automatic optimization, `training_step` must return a Tensor, a dict, or None (where the step will be "
+        f"skipped); it returned {type(out).__name__}.")
+
+
+def _zero_grad(t: Any, optimizer: torch.optim.Optimizer, batch_idx: int) -> None:
+    t._call("on_before_zero_grad", optimizer)
+    module = t.lightning_module
+    if t._module_zero_grad:
+        module.optimizer_zero_grad(t.current_epoch, batch_idx, optimizer)
+    else:
+        optimizer.zero_grad(set_to_none=True)
+
+
+def _after_backward_step(t: Any, optimizer: torch.optim.Optimizer, batch_idx: int) -> None:
+    """Unscale, ``on_before_optimizer_step``, clip: what runs between the last backward and ``step``."""
+    scaler = t.precision_plugin.scaler
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    t._call("on_before_optimizer_step", optimizer)
+    if t._clip_hook:
+        module = t.lightning_module
+        module._current_fx_name = "configure_gradient_clipping"
+        module.configure_gradient_clipping(optimizer, t.gradient_clip_val, t.gradient_clip_algorithm)
+        module._current_fx_name = "training_step"
+
+
+def _train_epoch(t: Any) -> None:
+    module: LightningModule = t.lightning_module
+    hooks = t._hooks
+    results: Results = t._results
+    loader = t.train_dataloader
+    limit = t.num_training_batches
+    epoch = t.current_epoch
+    _set_sampler_epoch(loader, epoch)
+    t._call("on_train_epoch_start")
+
+    # ---- decided once per epoch, not per batch
+    device = t.strategy.root_device
+    transfer = _batch_transfer(t)
+    automatic = module.automatic_optimization
+    optimizer = t.optimizers[0] if t.optimizers else None
+    lopt = t._lightning_optimizers[0] if t._lightning_optimizers else None
+    accum = t.accumulate_grad_batches
+    scaler = t.precision_plugin.scaler
+    mixed = t.precision_plugin.autocast if t.precision_plugin._autocast_dtype is not None else None
+    t._module_backward = is_overridden("backward", module, LightningModule)
+    t._module_zero_grad = is_overridden("optimizer_zero_grad", module, LightningModule)
+    t._clip_hook = is_overridden("configure_gradient_clipping", module, LightningModule) or bool(t.gradient_clip_val)
+    closure_path = automatic and optimizer is not None and (
+        is_overridden("optimizer_step", module, LightningModule) or isinstance(optimizer, torch.optim.LBFGS))
+    closure = _Closure(t) if closure_path else None
+    plain_step = not closure_path and scaler is None
+    h_batch_start = hooks["on_train_batch_start"]
+    h_batch_end = hooks["on_train_batch_end"]
+    h_zero_grad = hooks["on_before_zero_grad"] or t._module_zero_grad
+    h_backward = hooks["on_before_backward"] or hooks["on_after_backward"] or t._module_backward
+    h_pre_step = hooks["on_before_optimizer_step"] or t._clip_hook
+    step_scheds = [c for c in t.lr_scheduler_configs if c.interval == "step"]
+    epoch_scheds = [c for c in t.lr_scheduler_configs if c.interval == "epoch" and not c.reduce_on_plateau]
+    log_every = t.log_every_n_steps
+    fast_dev_run = bool(t.fast_dev_run)
+    val_check = t.enable_validation and (t.check_val_every_n_epoch is None or
+                                         (epoch + 1) % t.check_val_every_n_epoch == 0)
+    val_every = t.val_check_batch
+    max_steps = t.max_steps
+    max_time = t._max_time_s
+    prof = t.profiler if t._profiling else None
+    skip = t._resume_skip_batches
+    t._resume_skip_batches = 0
+    module._current_fx_name = "training_step"
+
+    it = iter(loader)
+    batch = next(it, _END) if limit > 0 else _END
+    batch_idx = -1
+    while batch is not _END:
+        batch_idx += 1
+        if batch_idx < skip:  # resuming mid-epoch: these batches were trained before the checkpoint
+            batch = next(it, _END) if batch_idx + 1 < limit else _END
+            continue
+        if prof is not None:
+            prof.start("run_training_batch")
+        # 1. fetch ahead so we know whether this is the last batch, and move this one to the device
+        nxt = next(it, _END) if batch_idx + 1 < limit else _END
+        is_last = nxt is _END
+        t._is_last_batch = is_last
+        batch = transfer(batch, 0) if transfer is not None else move_data_to_device(batch, device)
+        results.batch = batch
+        if h_batch_start:
+            if _batch_start(t, module, batch, batch_idx) == -1:
+                break
+        # 2. forward, backward, step
+        step_now = automatic and ((batch_idx + 1) % accum == 0 or is_last)
+        if not automatic:
+            out = module.training_step(batch, batch_idx)
+        elif closure is not None:
+            closure.batch, closure.batch_idx, closure.zero_grad = batch, batch_idx, batch_idx % accum == 0
+            if step_now:
+                module._current_fx_name = "optimizer_step"
+                module.optimizer_step(epoch, batch_idx, lopt, closure)
+                module._current_fx_name = "training_step"
+            else:
+                closure()
+            out = closure.output
+        else:
+            if mixed is None:
+                out = module.training_step(batch, batch_idx)
+            else:
+                with mixed():
+                    out = module.training_step(batch, batch_idx)
+            loss = out if type(out) is Tensor else _loss_of(out)
+            if batch_idx % accum == 0:
+                if h_zero_grad:
+                    _zero_grad(t, optimizer, batch_idx)
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+            if loss is not None:
+                if accum > 1:
+                    loss = loss / accum
+                if h_backward or scaler is not None:
+                    t._backward(loss)
+                else:
+                    loss.backward()
+            if step_now:
+                if plain_step and not h_pre_step:
+                    optimizer.step()
+                else:
+                    if h_pre_step or scaler is not None:
+                        _after_backward_step(t, optimizer, batch_idx)
+                    if scaler is not None:
+                        scaler.step(optimizer)
+                        scaler.update()
+                    else:
+                        optimizer.step()
+                t.global_step += 1
+        # 3. schedulers, batch-end hooks, logging, validation
+        if step_now and step_scheds:
+            _step_schedulers(t, step_scheds, t._batches_that_stepped + 1)
+        if is_last and epoch_scheds:
+            _step_schedulers(t, epoch_scheds, epoch + 1)
+        t._epoch_batches_done = batch_idx + 1
+        t._total_batches_done += 1
+        if h_batch_end:
+            _batch_end(t, module, out, batch, batch_idx)
+        stepped = step_now or not automatic
+        if stepped and log_every and ((t._batches_that_stepped + 1) % log_every == 0 or t.should_stop) \
+                or fast_dev_run:
+            t._emit(results.metrics(on_step=True)[0])
+        results.batch = None
+        if val_check and (is_last or (t.should_stop and _can_stop(t)) or
+                          (val_every != float("inf") and (batch_idx + 1) % val_every == 0)):
+            eval_loop.run_validation_in_fit(t, accumulating=not stepped and automatic)
+        if stepped:
+            t._batches_that_stepped += 1
+        if prof is not None:
+            prof.stop("run_training_batch")
+        if max_time is not None and time.monotonic() - t._fit_start_time >= max_time:
+            t.should_stop = True
+        if (max_steps != -1 and t.global_step >= max_steps) or (t.should_stop and _can_stop(t)):
+            break
+        batch = nxt
+    module._current_fx_name = None
+
+
+def _batch_start(t: Any, module: LightningModule, batch: Any, batch_idx: int) -> Any:
+    response = None
+    module._current_fx_name = "on_train_batch_start"
+    for fn in t._hooks["on_train_batch_start"]:
+        r = fn(batch, batch_idx)
+        if getattr(fn, "__self__", None) is module:
+            response = r
+    module._current_fx_name = "training_step"
+    return response
+
+
+def _batch_end(t: Any, module: LightningModule, out: Any, batch: Any, batch_idx: int) -> None:
+    if isinstance(out, Tensor):
+        out = {"loss": out.detach()}
+    elif isinstance(out, Mapping):
+        out = {k: (v.detach() if k == "loss" and isinstance(v, Tensor) else v) for k, v in out.items()}
+    t._call("on_train_batch_end", out, batch, batch_idx)
+    module._current_fx_name = "training_step"
+
+
+def _step_schedulers(t: Any, configs: list, idx: int) -> None:
+    module = t.lightning_module
+    custom = is_overridden("lr_scheduler_step", module, LightningModule)
+    for cfg in configs:
+        if idx % cfg.frequency != 0:
+            continue
+        metric = None
+        if cfg.reduce_on_plateau:
+            metrics = t.callback_metrics
+            metric = metrics.get(cfg.monitor)
+            if metric is None:
+                if cfg.strict:
+                    raise MisconfigurationException(
+                        f"ReduceLROnPlateau conditioned on metric {cfg.monitor} which is not available. Available "
+                        f"metrics are: {list(metrics)}. Condition can be set using `monitor` key in lr scheduler dict")
+                _warnings.warn(f"ReduceLROnPlateau conditioned on metric {cfg.monitor} which is not available but "
+                               "strict is set to `False`. Skipping learning rate update.")
+                continue
+        if custom:
+            module.lr_scheduler_step(cfg.scheduler, metric)
+        elif metric is None:
+            cfg.scheduler.step()
+        else:
+            cfg.scheduler.step(metric)
+
+
+def _epoch_end(t: Any) -> None:
+    results: Results = t._results
+    t._epoch_end_phase = True
+    t._epoch_end_metrics(results)
+    t._call("on_train_epoch_end")
+    plateau = [c for c in t.lr_scheduler_configs if c.interval == "epoch" and c.reduce_on_plateau]
+    if plateau:
+        _step_schedulers(t, plateau, t.current_epoch + 1)
+    log = t._epoch_end_metrics(results)
+    t._batches_that_stepped -= 1  # Lightning logs epoch metrics at the last step's index
+    t._emit(log)
+    t._batches_that_stepped += 1
+    results.reset()
+    t._epoch_end_phase = False
+    t.current_epoch += 1
+    t._epoch_batches_done = 0
+
+
+def _set_sampler_epoch(loader: Any, epoch: int) -> None:
+    for obj in (getattr(loader, "sampler", None), getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        if obj is not None and hasattr(obj, "set_epoch"):
+            obj.set_epoch(epoch)

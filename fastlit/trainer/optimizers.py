@@ -1,0 +1,119 @@
+"""Turn what ``configure_optimizers`` returned into optimizers and scheduler configs (Lightning's rules)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from torch.optim import Optimizer
+
+from fastlit.utilities.exceptions import MisconfigurationException
+
+
+@dataclass
+class LRSchedulerConfig:
+    """One LR scheduler and when to step it."""
+
+    scheduler: Any
+    name: Optional[str] = None
+    interval: str = "epoch"
+    frequency: int = 1
+    reduce_on_plateau: bool = False
+    monitor: Optional[str] = None
+    strict: bool = True
+
+
+_SCHED_KEYS = {"scheduler", "name", "interval", "frequency", "reduce_on_plateau", "monitor", "strict"}
+
+
+def _is_plateau(s: Any) -> bool:
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    return isinstance(s, ReduceLROnPlateau)
+
+
+def _scheduler_config(item: Any, monitor: Optional[str] = None) -> LRSchedulerConfig:
+    if isinstance(item, Mapping):
+        if "scheduler" not in item:
+            raise MisconfigurationException(
+                'The lr scheduler dict must have the key "scheduler" with its item being an lr scheduler')
+        extra = set(item) - _SCHED_KEYS
+        if extra:
+            raise MisconfigurationException(f"Found unsupported keys in the lr scheduler dict: {sorted(extra)}."
+                                            f" Supported: {sorted(_SCHED_KEYS)}")
+        if "interval" in item and item["interval"] not in ("step", "epoch"):
+            raise MisconfigurationException(
+                f'The "interval" key in lr scheduler dict must be "step" or "epoch" but is "{item["interval"]}"')
+        cfg = LRSchedulerConfig(**{k: v for k, v in item.items()})
+        cfg.reduce_on_plateau = item.get("reduce_on_plateau", _is_plateau(cfg.scheduler))
+        if cfg.reduce_on_plateau and cfg.monitor is None:
+            cfg.monitor = monitor
+        if cfg.reduce_on_plateau and cfg.monitor is None:
+            raise MisconfigurationException(
+                "The lr scheduler dict must include a monitor when a `ReduceLROnPlateau` scheduler is used."
+                ' For example: {"optimizer": optimizer, "lr_scheduler":'
+                ' {"scheduler": scheduler, "monitor": "your_loss"}}')
+        return cfg
+    if _is_plateau(item):
+        if monitor is None:
+            raise MisconfigurationException(
+                "`configure_optimizers` must include a monitor when a `ReduceLROnPlateau` scheduler is used."
+                ' For example: {"optimizer": optimizer, "lr_scheduler": scheduler, "monitor": "metric_to_track"}')
+        return LRSchedulerConfig(item, reduce_on_plateau=True, monitor=monitor)
+    return LRSchedulerConfig(item)
+
+
+def _bad(out: Any) -> MisconfigurationException:
+    return MisconfigurationException(
+        f"Unknown configuration for model optimizers: `configure_optimizers` returned {type(out).__name__}. "
+        "Return one optimizer, a list of optimizers, (optimizers, schedulers), or a dict with keys "
+        "'optimizer' and optionally 'lr_scheduler'/'monitor'."
+    )
+
+
+def parse_configure_optimizers(out: Any) -> tuple[list[Optimizer], list[LRSchedulerConfig]]:
+    """Return ``(optimizers, scheduler_configs)``; raise a clear error for anything else."""
+    if out is None:
+        return [], []
+    if isinstance(out, Optimizer):
+        return [out], []
+    if isinstance(out, Mapping):
+        return _from_dict(out)
+    if isinstance(out, Sequence) and not isinstance(out, str):
+        if len(out) == 2 and isinstance(out[0], Sequence) and not isinstance(out[0], Mapping):
+            opts, scheds = list(out[0]), out[1]
+            scheds = [scheds] if not isinstance(scheds, Sequence) else list(scheds)
+            _check_opts(opts, out)
+            return opts, [_scheduler_config(s) for s in scheds]
+        if all(isinstance(o, Mapping) for o in out) and out:
+            opts, configs = [], []
+            for d in out:
+                o, c = _from_dict(d)
+                opts += o
+                configs += c
+            return opts, configs
+        opts = list(out)
+        _check_opts(opts, out)
+        return opts, []
+    raise _bad(out)
+
+
+def _check_opts(opts: list, out: Any) -> None:
+    for o in opts:
+        if not isinstance(o, Optimizer):
+            raise _bad(out)
+
+
+def _from_dict(d: Mapping) -> tuple[list[Optimizer], list[LRSchedulerConfig]]:
+    if "optimizer" not in d:
+        raise MisconfigurationException(
+            f"`configure_optimizers` returned a dict without the key 'optimizer' (keys: {sorted(d)}).")
+    extra = set(d) - {"optimizer", "lr_scheduler", "monitor"}
+    if extra:
+        raise MisconfigurationException(f"Found unsupported keys in the optimizer configuration: {sorted(extra)}")
+    opt = d["optimizer"]
+    if not isinstance(opt, Optimizer):
+        raise _bad(d)
+    sched = d.get("lr_scheduler")
+    configs = [_scheduler_config(sched, d.get("monitor"))] if sched is not None else []
+    return [opt], configs

@@ -1,0 +1,958 @@
+"""``Trainer``: Lightning 2.x's arguments and entry points; the loops live in fit_loop.py and eval_loop.py."""
+from __future__ import annotations
+
+import os
+from functools import partial
+from typing import Any, Callable, Iterable, Optional, Union
+
+import torch
+from torch import Tensor
+
+from fastlit.callbacks.callback import Callback
+from fastlit.checkpoint import connector as ckpt_connector
+from fastlit.checkpoint.io import CheckpointIO, TorchCheckpointIO
+from fastlit.core.datamodule import LightningDataModule
+from fastlit.core.module import LightningModule
+from fastlit.core.optimizer import LightningOptimizer
+from fastlit.strategies.single_device import SingleDeviceStrategy
+from fastlit.trainer import data as data_mod
+from fastlit.trainer import legacy
+from fastlit.trainer.metrics import Results
+from fastlit.trainer.optimizers import LRSchedulerConfig, parse_configure_optimizers
+from fastlit.trainer.precision import Precision, normalize
+from fastlit.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from fastlit.utilities.apply_func import convert_tensors_to_scalars
+from fastlit.utilities.exceptions import MisconfigurationException
+from fastlit.utilities.model_helpers import is_overridden
+from fastlit.utilities.rank_zero import WarningCache, rank_zero_info, rank_zero_warn
+
+_warnings = WarningCache()
+# Per-epoch/run hooks dispatched through the hook table (callbacks first, then the module).
+_RUN_HOOKS = (
+    "on_fit_start", "on_fit_end", "on_sanity_check_start", "on_sanity_check_end", "on_train_start", "on_train_end",
+    "on_train_epoch_start", "on_train_epoch_end", "on_validation_start", "on_validation_end",
+    "on_validation_epoch_start", "on_validation_epoch_end", "on_test_start", "on_test_end", "on_test_epoch_start",
+    "on_test_epoch_end", "on_predict_start", "on_predict_end", "on_predict_epoch_start", "on_predict_epoch_end",
+    "on_train_batch_start", "on_train_batch_end", "on_validation_batch_start", "on_validation_batch_end",
+    "on_test_batch_start", "on_test_batch_end", "on_predict_batch_start", "on_predict_batch_end",
+    "on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad",
+)
+_CALLBACK_ONLY = ("on_sanity_check_start", "on_sanity_check_end")
+
+
+class Trainer:
+    """Runs training, validation, testing and prediction for a ``LightningModule``.
+
+    Args: Lightning 2.x's ``Trainer`` arguments with the same defaults, plus ``fused_optimizer`` (swap
+    ``torch.optim.Adam/AdamW/SGD`` for fastlit's fused kernels; default True). Unknown arguments raise a
+    ``TypeError`` naming them; 1.x arguments the tutorials use are mapped with a ``DeprecationWarning``.
+    """
+
+    def __init__(
+        self,
+        accelerator: Union[str, Any] = "auto",
+        strategy: Union[str, Any] = "auto",
+        devices: Union[list[int], str, int] = "auto",
+        num_nodes: int = 1,
+        precision: Optional[Union[str, int]] = None,
+        logger: Optional[Union[Any, Iterable[Any], bool]] = None,
+        callbacks: Optional[Union[list[Callback], Callback]] = None,
+        fast_dev_run: Union[int, bool] = False,
+        max_epochs: Optional[int] = None,
+        min_epochs: Optional[int] = None,
+        max_steps: int = -1,
+        min_steps: Optional[int] = None,
+        max_time: Optional[Any] = None,
+        limit_train_batches: Optional[Union[int, float]] = None,
+        limit_val_batches: Optional[Union[int, float]] = None,
+        limit_test_batches: Optional[Union[int, float]] = None,
+        limit_predict_batches: Optional[Union[int, float]] = None,
+        overfit_batches: Union[int, float] = 0.0,
+        val_check_interval: Optional[Union[int, float]] = None,
+        check_val_every_n_epoch: Optional[int] = 1,
+        num_sanity_val_steps: Optional[int] = None,
+        log_every_n_steps: Optional[int] = None,
+        enable_checkpointing: Optional[bool] = None,
+        enable_progress_bar: Optional[bool] = None,
+        enable_model_summary: Optional[bool] = None,
+        accumulate_grad_batches: int = 1,
+        gradient_clip_val: Optional[Union[int, float]] = None,
+        gradient_clip_algorithm: Optional[str] = None,
+        deterministic: Optional[Union[bool, str]] = None,
+        benchmark: Optional[bool] = None,
+        inference_mode: bool = True,
+        use_distributed_sampler: bool = True,
+        profiler: Optional[Union[Any, str]] = None,
+        detect_anomaly: bool = False,
+        barebones: bool = False,
+        plugins: Optional[Any] = None,
+        sync_batchnorm: bool = False,
+        reload_dataloaders_every_n_epochs: int = 0,
+        default_root_dir: Optional[Union[str, os.PathLike]] = None,
+        enable_autolog_hparams: bool = True,
+        model_registry: Optional[str] = None,
+        fused_optimizer: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        mapped = legacy.map_trainer_kwargs(kwargs, _init_arg_names())
+        accelerator = mapped.pop("accelerator", accelerator)
+        devices = mapped.pop("devices", devices)
+        strategy = mapped.pop("strategy", strategy)
+        if "enable_checkpointing" in mapped:
+            enable_checkpointing = mapped.pop("enable_checkpointing")
+        if "enable_progress_bar" in mapped:
+            enable_progress_bar = mapped.pop("enable_progress_bar")
+        if "enable_model_summary" in mapped:
+            enable_model_summary = mapped.pop("enable_model_summary")
+        self._legacy_ckpt_path: Optional[str] = mapped.pop("ckpt_path", None)
+
+        self.state = TrainerState()
+        self.should_stop = False
+        self.sanity_checking = False
+        self._ckpt_path: Optional[str] = None
+        self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
+        self.barebones = barebones
+        if barebones:
+            for name, value in (("enable_checkpointing", enable_checkpointing), ("logger", logger),
+                                ("enable_progress_bar", enable_progress_bar),
+                                ("enable_model_summary", enable_model_summary)):
+                if value:
+                    raise ValueError(f"`Trainer(barebones=True)` turns `{name}` off; do not set `{name}={value!r}`.")
+            enable_checkpointing = enable_progress_bar = enable_model_summary = False
+            logger = False
+            if log_every_n_steps is not None and log_every_n_steps != 0:
+                raise ValueError("`Trainer(barebones=True)` disables logging; do not set `log_every_n_steps`.")
+            log_every_n_steps = 0
+
+        # ---- device, strategy, precision
+        self.accelerator, device = _select_device(accelerator, devices)
+        if strategy not in ("auto", "single_device", None) and not isinstance(strategy, SingleDeviceStrategy):
+            raise MisconfigurationException(
+                f"`Trainer(strategy={strategy!r})`: fastlit runs one process on one device so far; multi-process "
+                "strategies (ddp, ddp_spawn, fsdp, deepspeed) are not available yet. Use `strategy='auto'`.")
+        self.strategy = strategy if isinstance(strategy, SingleDeviceStrategy) else SingleDeviceStrategy(device)
+        self.num_nodes = num_nodes
+        self.num_devices = 1
+        self.precision = normalize(precision)
+        self.precision_plugin = Precision(self.precision, self.strategy.root_device)
+
+        # ---- loop limits
+        self.fast_dev_run = fast_dev_run
+        if isinstance(fast_dev_run, int) and not isinstance(fast_dev_run, bool) and fast_dev_run < 0:
+            raise MisconfigurationException(f"fast_dev_run={fast_dev_run!r} is not a valid configuration. It should be >= 0.")
+        n_dev = 1 if fast_dev_run is True else int(fast_dev_run)
+        if n_dev:
+            limit_train_batches = limit_val_batches = limit_test_batches = limit_predict_batches = n_dev
+            max_steps, max_epochs, num_sanity_val_steps = n_dev, 1, 0
+            val_check_interval, check_val_every_n_epoch = 1.0, 1
+            rank_zero_info(f"Running in `fast_dev_run` mode: will run the requested loop using {n_dev} batch(es). "
+                           "Logging and checkpointing is suppressed.")
+        if max_epochs is None and max_steps == -1 and max_time is None:
+            if not n_dev:
+                rank_zero_warn("`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch "
+                               "limit, set `max_epochs=-1`.", category=UserWarning)
+            max_epochs = 1000
+        self.max_epochs = -1 if max_epochs is None else max_epochs
+        self.min_epochs = min_epochs
+        self.max_steps = max_steps
+        self.min_steps = min_steps
+        self.max_time = max_time
+        if max_steps is None or max_steps < -1:
+            raise MisconfigurationException(f"`max_steps` must be a non-negative integer or -1 (infinite steps), got {max_steps}.")
+        self.limit_train_batches = 1.0 if limit_train_batches is None else limit_train_batches
+        self.limit_val_batches = 1.0 if limit_val_batches is None else limit_val_batches
+        self.limit_test_batches = 1.0 if limit_test_batches is None else limit_test_batches
+        self.limit_predict_batches = 1.0 if limit_predict_batches is None else limit_predict_batches
+        self.overfit_batches = overfit_batches
+        if overfit_batches:
+            self.limit_train_batches = overfit_batches
+            self.limit_val_batches = 0
+        self.val_check_interval = 1.0 if val_check_interval is None else val_check_interval
+        if check_val_every_n_epoch is not None and (not isinstance(check_val_every_n_epoch, int) or check_val_every_n_epoch < 1):
+            raise MisconfigurationException(
+                f"`check_val_every_n_epoch` should be an integer >= 1 or None, found {check_val_every_n_epoch!r}.")
+        self.check_val_every_n_epoch = check_val_every_n_epoch
+        self.num_sanity_val_steps = 2 if num_sanity_val_steps is None else (
+            float("inf") if num_sanity_val_steps == -1 else num_sanity_val_steps)
+        self.log_every_n_steps = 50 if log_every_n_steps is None else log_every_n_steps
+        if not isinstance(accumulate_grad_batches, int) or accumulate_grad_batches < 1:
+            raise MisconfigurationException(
+                f"Gradient accumulation supports only int and dict types: `accumulate_grad_batches` must be an int >= 1, got {accumulate_grad_batches!r}.")
+        self.accumulate_grad_batches = accumulate_grad_batches
+        if gradient_clip_algorithm is not None and gradient_clip_algorithm not in ("norm", "value"):
+            raise MisconfigurationException(
+                f"`gradient_clip_algorithm` {gradient_clip_algorithm!r} is invalid. Allowed algorithms: ['value', 'norm'].")
+        self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.inference_mode = inference_mode
+        self.use_distributed_sampler = use_distributed_sampler
+        self.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
+        self.enable_autolog_hparams = enable_autolog_hparams
+        self.fused_optimizer = fused_optimizer
+        self._detect_anomaly = detect_anomaly
+        self.deterministic = deterministic
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=deterministic == "warn")
+        if benchmark is not None and torch.backends.cudnn.is_available():
+            torch.backends.cudnn.benchmark = benchmark
+
+        # ---- plugins, loggers, callbacks, profiler
+        self._checkpoint_io: CheckpointIO = TorchCheckpointIO()
+        for p in plugins if isinstance(plugins, (list, tuple)) else ([plugins] if plugins is not None else []):
+            if isinstance(p, CheckpointIO):
+                self._checkpoint_io = p
+            else:
+                raise MisconfigurationException(f"Unsupported plugin {type(p).__name__}; fastlit accepts CheckpointIO plugins.")
+        self.enable_progress_bar = True if enable_progress_bar is None else enable_progress_bar
+        self.enable_model_summary = True if enable_model_summary is None else enable_model_summary
+        self.enable_checkpointing = True if enable_checkpointing is None else enable_checkpointing
+        self._configure_loggers(logger if not n_dev else (False if logger is False else "dummy"))
+        self.callbacks: list[Callback] = self._configure_callbacks(callbacks)
+        from fastlit.profilers import resolve as resolve_profiler
+
+        self.profiler = resolve_profiler(profiler)
+        self._profiling = type(self.profiler).__name__ != "PassThroughProfiler"
+
+        # ---- run state
+        self.lightning_module: Optional[LightningModule] = None
+        self.datamodule: Optional[LightningDataModule] = None
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self._lightning_optimizers: list[LightningOptimizer] = []
+        self.lr_scheduler_configs: list[LRSchedulerConfig] = []
+        self.train_dataloader: Any = None
+        self.val_dataloaders: Any = None
+        self.test_dataloaders: Any = None
+        self.predict_dataloaders: Any = None
+        self.num_training_batches: Union[int, float] = float("inf")
+        self.num_val_batches: list[Union[int, float]] = []
+        self.num_sanity_val_batches: list[Union[int, float]] = []
+        self.num_test_batches: list[Union[int, float]] = []
+        self.num_predict_batches: list[Union[int, float]] = []
+        self.val_check_batch: Union[int, float] = float("inf")
+        self.current_epoch = 0
+        self.global_step = 0
+        self._batches_that_stepped = 0
+        self._epoch_batches_done = 0  # batches finished in the current epoch (for checkpoints / resume)
+        self._is_last_batch = False
+        self._resume_skip_batches = 0
+        self._resuming = False
+        self._total_batches_done = 0
+        self._epoch_end_phase = False
+        self._module_backward = self._module_zero_grad = self._clip_hook = False
+        self._fit_start_time = 0.0
+        self._eval_verbose = True
+        self._return_predictions = True
+        self._val_loaders: list[Any] = []
+        self._results: Optional[Results] = None
+        self._callback_metrics: dict[str, Any] = {}
+        self._logged_metrics: dict[str, Any] = {}
+        self._progress_bar_metrics: dict[str, Any] = {}
+        self._hooks: dict[str, tuple] = {}
+        self._eval_log_step = 0
+        self.fit_loop = _LoopView(self)
+        self._max_time_s: Optional[float] = legacy.parse_max_time(max_time)
+
+    # ================================================================== configuration helpers
+    def _configure_loggers(self, logger: Any) -> None:
+        if logger == "dummy":
+            from fastlit.loggers.logger import DummyLogger
+
+            self.loggers = [DummyLogger()]
+        elif logger is None or logger is True:
+            try:
+                import tensorboard  # noqa: F401  (only to know whether it is installed)
+                from fastlit.loggers.tensorboard import TensorBoardLogger
+
+                self.loggers = [TensorBoardLogger(save_dir=self.default_root_dir)]
+            except ImportError:
+                from fastlit.loggers.csv_logs import CSVLogger
+
+                self.loggers = [CSVLogger(save_dir=self.default_root_dir)]
+        elif logger is False:
+            self.loggers = []
+        elif isinstance(logger, Iterable) and not isinstance(logger, (str, bytes)):
+            self.loggers = list(logger)
+        else:
+            self.loggers = [logger]
+
+    def _configure_callbacks(self, callbacks: Any) -> list[Callback]:
+        from fastlit.callbacks.checkpoint import Checkpoint
+        from fastlit.callbacks.model_checkpoint import ModelCheckpoint
+        from fastlit.callbacks.model_summary import ModelSummary
+        from fastlit.callbacks.progress.progress_bar import ProgressBar
+        from fastlit.callbacks.progress.tqdm_progress import TQDMProgressBar
+
+        cbs = list(callbacks) if isinstance(callbacks, (list, tuple)) else ([callbacks] if callbacks else [])
+        for cb in cbs:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"Trainer(callbacks=...): {cb!r} is not a `fastlit.Callback`; callbacks must "
+                                "subclass `fastlit.Callback` (`pytorch_lightning.Callback` under fastlit).")
+        if not self.enable_checkpointing and any(isinstance(c, Checkpoint) for c in cbs):
+            raise MisconfigurationException(
+                "Trainer was configured with `enable_checkpointing=False` but found `ModelCheckpoint` in callbacks list.")
+        if self.enable_model_summary and not any(isinstance(c, ModelSummary) for c in cbs):
+            cbs.append(ModelSummary())
+        if self.enable_progress_bar and not any(isinstance(c, ProgressBar) for c in cbs):
+            cbs.append(TQDMProgressBar())
+        if not self.enable_progress_bar and any(isinstance(c, ProgressBar) for c in cbs):
+            raise MisconfigurationException(
+                "Trainer was configured with `enable_progress_bar=False` but found a progress bar in callbacks list.")
+        if self.enable_checkpointing and not any(isinstance(c, Checkpoint) for c in cbs):
+            cbs.append(ModelCheckpoint())
+        # Checkpoint callbacks run last so they see everything the others logged (Lightning's order).
+        return [c for c in cbs if not isinstance(c, Checkpoint)] + [c for c in cbs if isinstance(c, Checkpoint)]
+
+    def _build_hooks(self) -> None:
+        """Resolve, once per run, which callbacks/module override each hook; others cost nothing per step."""
+        from fastlit.callbacks.checkpoint import Checkpoint
+        from fastlit.callbacks.early_stopping import EarlyStopping
+
+        module = self.lightning_module
+        table: dict[str, tuple] = {}
+        for name in _RUN_HOOKS:
+            fns: list[Callable] = []
+            late: list[Callable] = []
+            for cb in self.callbacks:
+                if is_overridden(name, cb, Callback):
+                    fn = partial(getattr(cb, name), self, module)
+                    if self._profiling:
+                        fn = self._profiled(f"[Callback]{cb.state_key}.{name}", fn)
+                    # monitoring callbacks see the module's epoch-end logging (Lightning's order)
+                    (late if name == "on_train_epoch_end" and isinstance(cb, (Checkpoint, EarlyStopping)) else fns).append(fn)
+            if name not in _CALLBACK_ONLY and is_overridden(name, module, LightningModule):
+                fn = getattr(module, name)
+                if self._profiling:
+                    fn = self._profiled(f"[LightningModule]{type(module).__name__}.{name}", fn)
+                fns.append(fn)
+            table[name] = tuple(fns + late)
+        self._hooks = table
+
+    def _profiled(self, action: str, fn: Callable) -> Callable:
+        profiler = self.profiler
+
+        def run(*args: Any) -> Any:
+            with profiler.profile(action):
+                return fn(*args)
+
+        return run
+
+    def _call(self, name: str, *args: Any) -> None:
+        """Call hook ``name`` on the callbacks that override it, then on the module (if it does)."""
+        fns = self._hooks.get(name)
+        if not fns:
+            return
+        module = self.lightning_module
+        prev = module._current_fx_name
+        module._current_fx_name = name
+        try:
+            for fn in fns:
+                fn(*args)
+        finally:
+            module._current_fx_name = prev
+
+    def _call_all_callbacks(self, name: str, *args: Any) -> None:
+        """Call ``name`` on every callback (for hooks outside the per-run table: setup, teardown, ...)."""
+        for cb in self.callbacks:
+            getattr(cb, name)(self, self.lightning_module, *args)
+
+    # ================================================================== properties
+    @property
+    def logger(self) -> Optional[Any]:
+        return self.loggers[0] if self.loggers else None
+
+    @logger.setter
+    def logger(self, logger: Any) -> None:
+        self.loggers = [logger] if logger else []
+
+    @property
+    def log_dir(self) -> Optional[str]:
+        if not self.loggers:
+            return self.default_root_dir
+        first = self.loggers[0]
+        from fastlit.loggers.csv_logs import CSVLogger
+        from fastlit.loggers.tensorboard import TensorBoardLogger
+
+        if isinstance(first, (TensorBoardLogger, CSVLogger)):
+            return first.log_dir
+        return first.save_dir
+
+    @property
+    def model(self) -> Optional[torch.nn.Module]:
+        return self.lightning_module
+
+    @property
+    def is_global_zero(self) -> bool:
+        return self.strategy.is_global_zero
+
+    @property
+    def global_rank(self) -> int:
+        return 0
+
+    @property
+    def local_rank(self) -> int:
+        return 0
+
+    @property
+    def node_rank(self) -> int:
+        return 0
+
+    @property
+    def world_size(self) -> int:
+        return self.strategy.world_size
+
+    @property
+    def device_ids(self) -> list[int]:
+        d = self.strategy.root_device
+        return [d.index or 0] if d.type == "cuda" else [0]
+
+    @property
+    def training(self) -> bool:
+        return self.state.stage == RunningStage.TRAINING
+
+    @training.setter
+    def training(self, value: bool) -> None:
+        if value:
+            self.state.stage = RunningStage.TRAINING
+
+    @property
+    def validating(self) -> bool:
+        return self.state.stage == RunningStage.VALIDATING
+
+    @property
+    def testing(self) -> bool:
+        return self.state.stage == RunningStage.TESTING
+
+    @property
+    def predicting(self) -> bool:
+        return self.state.stage == RunningStage.PREDICTING
+
+    @property
+    def evaluating(self) -> bool:
+        return self.state.stage is not None and self.state.stage.evaluating
+
+    @property
+    def interrupted(self) -> bool:
+        return self.state.status == TrainerStatus.INTERRUPTED
+
+    @property
+    def enable_validation(self) -> bool:
+        m = self.lightning_module
+        return (m is not None and is_overridden("validation_step", m, LightningModule)
+                and self.limit_val_batches != 0 and bool(self.num_val_batches) and sum(self.num_val_batches) > 0)
+
+    @property
+    def ckpt_path(self) -> Optional[str]:
+        return self._ckpt_path
+
+    @property
+    def checkpoint_callbacks(self) -> list[Any]:
+        from fastlit.callbacks.checkpoint import Checkpoint
+
+        return [c for c in self.callbacks if isinstance(c, Checkpoint)]
+
+    @property
+    def checkpoint_callback(self) -> Optional[Any]:
+        cbs = self.checkpoint_callbacks
+        return cbs[0] if cbs else None
+
+    @property
+    def early_stopping_callbacks(self) -> list[Any]:
+        from fastlit.callbacks.early_stopping import EarlyStopping
+
+        return [c for c in self.callbacks if isinstance(c, EarlyStopping)]
+
+    @property
+    def early_stopping_callback(self) -> Optional[Any]:
+        cbs = self.early_stopping_callbacks
+        return cbs[0] if cbs else None
+
+    @property
+    def progress_bar_callback(self) -> Optional[Any]:
+        from fastlit.callbacks.progress.progress_bar import ProgressBar
+
+        return next((c for c in self.callbacks if isinstance(c, ProgressBar)), None)
+
+    @property
+    def lr_scheduler_configs_list(self) -> list[LRSchedulerConfig]:
+        return self.lr_scheduler_configs
+
+    @property
+    def callback_metrics(self) -> dict[str, Any]:
+        self._refresh_step_metrics()
+        return self._callback_metrics
+
+    @property
+    def logged_metrics(self) -> dict[str, Any]:
+        self._refresh_step_metrics()
+        return self._logged_metrics
+
+    @property
+    def progress_bar_metrics(self) -> dict[str, Any]:
+        self._refresh_step_metrics()
+        return {k: (v.item() if isinstance(v, Tensor) else v) for k, v in self._progress_bar_metrics.items()}
+
+    def _refresh_step_metrics(self) -> None:
+        # Lightning refreshes these dicts after every batch; we do it only when someone reads them.
+        r = self._results
+        if r is not None and r.training and not self.sanity_checking:
+            log, pbar, cb = r.metrics(on_step=not self._epoch_end_phase)
+            self._logged_metrics.update(log)
+            self._progress_bar_metrics.update(pbar)
+            self._callback_metrics.update(cb)
+
+    # ================================================================== entry points
+    def fit(self, model: LightningModule, train_dataloaders: Any = None, val_dataloaders: Any = None,
+            datamodule: Optional[LightningDataModule] = None, ckpt_path: Optional[str] = None,
+            weights_only: Optional[bool] = None) -> None:
+        """Train ``model``; validation runs as configured. ``ckpt_path`` resumes from a checkpoint."""
+        model = _check_module(model, "fit")
+        if isinstance(train_dataloaders, LightningDataModule):
+            datamodule, train_dataloaders = train_dataloaders, None
+        if (train_dataloaders is not None or val_dataloaders is not None) and datamodule is not None:
+            raise MisconfigurationException(
+                "You cannot pass `train_dataloader` or `val_dataloaders` to `trainer.fit(datamodule=...)`")
+        self.state.fn = TrainerFn.FITTING
+        self.state.status = TrainerStatus.RUNNING
+        self.state.stage = RunningStage.TRAINING
+        ckpt_path = ckpt_path if ckpt_path is not None else self._legacy_ckpt_path
+        self._guarded(self._run, model, datamodule, {"train": train_dataloaders, "val": val_dataloaders},
+                      ckpt_path, weights_only)
+
+    def validate(self, model: Optional[LightningModule] = None, dataloaders: Any = None,
+                 ckpt_path: Optional[str] = None, verbose: bool = True, datamodule: Optional[LightningDataModule] = None,
+                 weights_only: Optional[bool] = None) -> list[dict[str, float]]:
+        """Run one validation epoch; return one dict of logged metrics per dataloader."""
+        return self._evaluate(TrainerFn.VALIDATING, RunningStage.VALIDATING, "val", model, dataloaders,
+                              ckpt_path, verbose, datamodule, weights_only)
+
+    def test(self, model: Optional[LightningModule] = None, dataloaders: Any = None, ckpt_path: Optional[str] = None,
+             verbose: bool = True, datamodule: Optional[LightningDataModule] = None,
+             weights_only: Optional[bool] = None, **kwargs: Any) -> list[dict[str, float]]:
+        """Run one test epoch; return one dict of logged metrics per dataloader."""
+        dataloaders = legacy.map_eval_kwargs("test", kwargs, dataloaders)
+        return self._evaluate(TrainerFn.TESTING, RunningStage.TESTING, "test", model, dataloaders,
+                              ckpt_path, verbose, datamodule, weights_only)
+
+    def predict(self, model: Optional[LightningModule] = None, dataloaders: Any = None,
+                datamodule: Optional[LightningDataModule] = None, return_predictions: Optional[bool] = None,
+                ckpt_path: Optional[str] = None, weights_only: Optional[bool] = None) -> Optional[list[Any]]:
+        """Run ``predict_step`` over the dataloader(s) and return the predictions."""
+        self._return_predictions = True if return_predictions is None else return_predictions
+        return self._evaluate(TrainerFn.PREDICTING, RunningStage.PREDICTING, "predict", model, dataloaders,
+                              ckpt_path, False, datamodule, weights_only)
+
+    def _evaluate(self, fn: TrainerFn, stage: RunningStage, key: str, model: Optional[LightningModule],
+                  dataloaders: Any, ckpt_path: Optional[str], verbose: bool,
+                  datamodule: Optional[LightningDataModule], weights_only: Optional[bool]) -> Any:
+        if isinstance(dataloaders, LightningDataModule):
+            datamodule, dataloaders = dataloaders, None
+        if dataloaders is not None and datamodule is not None:
+            raise MisconfigurationException(f"You cannot pass both `trainer.{fn.value}(dataloaders=..., datamodule=...)`")
+        if model is None:
+            model = self.lightning_module
+            if model is None:
+                raise MisconfigurationException(
+                    f"`model` must be provided to `trainer.{fn.value}()` when it hasn't been passed in a previous run")
+            if ckpt_path is None and self.checkpoint_callback is not None and getattr(self.checkpoint_callback, "best_model_path", ""):
+                rank_zero_info(f"`.{fn.value}(ckpt_path=None)` was called without a model. The best model of the "
+                               "previous `fit` call will be used.")
+                ckpt_path = "best"
+        model = _check_module(model, fn.value)
+        self.state.fn = fn
+        self.state.status = TrainerStatus.RUNNING
+        self.state.stage = stage
+        self._eval_verbose = verbose
+        return self._guarded(self._run, model, datamodule, {key: dataloaders}, ckpt_path, weights_only)
+
+    def _guarded(self, fn: Callable, *args: Any) -> Any:
+        """Run ``fn``; on an exception tell callbacks/loggers, tear down, and re-raise."""
+        try:
+            return fn(*args)
+        except KeyboardInterrupt as e:
+            rank_zero_info("\nDetected KeyboardInterrupt, attempting graceful shutdown ...")
+            self._interrupt(e)
+            raise
+        except BaseException as e:
+            self._interrupt(e)
+            raise
+
+    def _interrupt(self, exception: BaseException) -> None:
+        self.state.status = TrainerStatus.INTERRUPTED
+        module = self.lightning_module
+        for cb in self.callbacks:
+            try:
+                cb.on_exception(self, module, exception)
+            except Exception:  # the original error is what the user needs to see
+                pass
+        if module is not None and is_overridden("on_exception", module, LightningModule):
+            module.on_exception(exception)
+        for lg in self.loggers:
+            try:
+                lg.finalize("failed")
+            except Exception:
+                pass
+        self._checkpoint_io.teardown()
+
+    # ================================================================== the run
+    def _run(self, model: LightningModule, datamodule: Optional[LightningDataModule], loaders: dict[str, Any],
+             ckpt_path: Optional[str], weights_only: Optional[bool]) -> Any:
+        from fastlit.trainer import eval_loop, fit_loop
+
+        fn = self.state.fn
+        self.lightning_module = model
+        model._trainer = self
+        if datamodule is not None:
+            self.datamodule = datamodule
+            datamodule.trainer = self
+        elif fn == TrainerFn.FITTING or loaders:
+            self.datamodule = self.datamodule if fn != TrainerFn.FITTING else None
+        if fn == TrainerFn.FITTING:
+            _verify_fit_config(model, self.datamodule, loaders.get("train"))
+        self._attach_model_callbacks(model)
+        self._build_hooks()
+        ckpt_path = self._select_ckpt_path(ckpt_path)
+        self._ckpt_path = ckpt_path
+
+        self.profiler.setup(stage=fn.value, local_rank=None, log_dir=self.log_dir)
+        if self.datamodule is not None:
+            self.datamodule.prepare_data()
+        model.prepare_data()
+        stage_name = fn.value
+        if self.datamodule is not None:
+            self.datamodule.setup(stage=stage_name)
+        self._call_all_callbacks("setup", stage_name)
+        model._current_fx_name = "setup"
+        model.setup(stage_name)
+        model.configure_model()
+        model._current_fx_name = None
+
+        checkpoint = self._checkpoint_io.load_checkpoint(ckpt_path, weights_only=weights_only) if ckpt_path else None
+        if checkpoint is not None:
+            ckpt_connector.restore_module_and_callbacks(self, checkpoint)
+        self._callback_metrics, self._logged_metrics, self._progress_bar_metrics = {}, {}, {}
+
+        model.to(self.strategy.root_device)
+        self.precision_plugin.convert_module(model)
+        if fn == TrainerFn.FITTING:
+            self._setup_optimizers(model)
+            if checkpoint is not None:
+                ckpt_connector.restore_training_state(self, checkpoint)
+            self._call("on_fit_start")
+        if self.enable_autolog_hparams and self.loggers:
+            self._log_hyperparams()
+
+        try:
+            model.zero_grad(set_to_none=True)
+            if fn == TrainerFn.FITTING:
+                with torch.autograd.set_detect_anomaly(self._detect_anomaly):
+                    fit_loop.run(self, loaders.get("train"), loaders.get("val"))
+                results = None
+            elif fn == TrainerFn.PREDICTING:
+                results = eval_loop.run_predict(self, loaders.get("predict"))
+            else:
+                key = "val" if fn == TrainerFn.VALIDATING else "test"
+                results = eval_loop.run_entry(self, key, loaders.get(key))
+        finally:
+            self._checkpoint_io.teardown()
+        for lg in self.loggers:
+            lg.finalize("success")
+        self.profiler.describe()
+        if fn == TrainerFn.FITTING:
+            self._call("on_fit_end")
+        if self.datamodule is not None:
+            self.datamodule.teardown(stage=stage_name)
+        self._call_all_callbacks("teardown", stage_name)
+        model._current_fx_name = "teardown"
+        model.teardown(stage_name)
+        model._current_fx_name = None
+        self.profiler.teardown(stage=stage_name)
+        self.state.status = TrainerStatus.FINISHED
+        self.state.stage = None
+        return results
+
+    def _attach_model_callbacks(self, model: LightningModule) -> None:
+        extra = model.configure_callbacks()
+        if not extra:
+            return
+        extra = list(extra) if isinstance(extra, (list, tuple)) else [extra]
+        types_ = {type(c) for c in extra}
+        from fastlit.callbacks.checkpoint import Checkpoint
+
+        kept = [c for c in self.callbacks if type(c) not in types_]
+        merged = kept + extra
+        self.callbacks = [c for c in merged if not isinstance(c, Checkpoint)] + [c for c in merged if isinstance(c, Checkpoint)]
+
+    def _select_ckpt_path(self, ckpt_path: Optional[str]) -> Optional[str]:
+        if ckpt_path in ("best", "last"):
+            cb = self.checkpoint_callback
+            path = getattr(cb, "best_model_path" if ckpt_path == "best" else "last_model_path", "") if cb else ""
+            if not path:
+                raise ValueError(
+                    f'`.{self.state.fn.value}(ckpt_path="{ckpt_path}")` is set but `ModelCheckpoint` has no '
+                    f"{ckpt_path} checkpoint saved yet; pass a path, or train with checkpointing first.")
+            return path
+        return os.fspath(ckpt_path) if ckpt_path is not None else None
+
+    def _log_hyperparams(self) -> None:
+        module, dm = self.lightning_module, self.datamodule
+        hp = None
+        dm_log = dm is not None and getattr(dm, "_log_hyperparams", False)
+        if module._log_hyperparams and dm_log:
+            mh, dh = module.hparams_initial, dm.hparams_initial
+            clash = [k for k in mh.keys() & dh.keys() if type(mh[k]) is not type(dh[k]) or mh[k] != dh[k]]
+            if clash:
+                raise RuntimeError(f"Error while merging hparams: the keys {clash} are present in both the "
+                                   "LightningModule's and LightningDataModule's hparams but have different values.")
+            hp = {**mh, **dh}
+        elif module._log_hyperparams:
+            hp = module.hparams_initial
+        elif dm_log:
+            hp = dm.hparams_initial
+        for lg in self.loggers:
+            if hp is not None:
+                lg.log_hyperparams(hp)
+            lg.log_graph(module)
+            lg.save()
+
+    # ================================================================== optimization helpers
+    def _setup_optimizers(self, model: LightningModule) -> None:
+        if not is_overridden("configure_optimizers", model, LightningModule):
+            raise MisconfigurationException(
+                "No `configure_optimizers()` method defined. Lightning `Trainer` expects as minimum a "
+                "`training_step()`, `train_dataloader()` and `configure_optimizers()` to be defined.")
+        model._current_fx_name = "configure_optimizers"
+        out = model.configure_optimizers()
+        model._current_fx_name = None
+        optimizers, configs = parse_configure_optimizers(out)
+        if not optimizers:
+            rank_zero_warn("`LightningModule.configure_optimizers` returned `None`, this fit will run with no optimizer")
+        if model.automatic_optimization and len(optimizers) > 1:
+            raise RuntimeError(
+                "Training with multiple optimizers is only supported with manual optimization. Set "
+                "`self.automatic_optimization = False`, then access your optimizers in `training_step` with "
+                "`opt1, opt2, ... = self.optimizers()`.")
+        if self.fused_optimizer:
+            optimizers = [self._maybe_fuse(o, configs) for o in optimizers]
+        self.optimizers = optimizers
+        self.lr_scheduler_configs = configs
+        self._lightning_optimizers = []
+        for o in optimizers:
+            lo = LightningOptimizer(o)
+            lo._trainer = self
+            self._lightning_optimizers.append(lo)
+
+    def _maybe_fuse(self, optimizer: torch.optim.Optimizer, configs: list[LRSchedulerConfig]) -> torch.optim.Optimizer:
+        """Swap torch's Adam/AdamW/SGD for the fused kernels in place (schedulers keep working)."""
+        try:
+            from fastlit.optim import to_fused
+        except ImportError:
+            return optimizer
+        fused, reason = to_fused(optimizer)
+        if fused is None:
+            if reason:
+                _warnings.info(f"fastlit: keeping {type(optimizer).__name__} unfused: {reason}")
+            return optimizer
+        return fused
+
+    def _backward(self, loss: Tensor) -> None:
+        scaler = self.precision_plugin.scaler
+        if scaler is not None:
+            loss = scaler.scale(loss)
+        self._call("on_before_backward", loss)
+        module = self.lightning_module
+        if self._module_backward:
+            module.backward(loss)
+        else:
+            loss.backward()
+        self._call("on_after_backward")
+
+    def _manual_backward(self, loss: Tensor, *args: Any, **kwargs: Any) -> None:
+        scaler = self.precision_plugin.scaler
+        if scaler is not None:
+            loss = scaler.scale(loss)
+        self._call("on_before_backward", loss)
+        self.lightning_module.backward(loss, *args, **kwargs)
+        self._call("on_after_backward")
+
+    def _clip_gradients(self, optimizer: Any, clip_val: Optional[float], algorithm: Optional[str]) -> None:
+        if clip_val is None or clip_val <= 0:
+            return
+        opt = optimizer.optimizer if isinstance(optimizer, LightningOptimizer) else optimizer
+        scaler = self.precision_plugin.scaler
+        if scaler is not None:
+            scaler.unscale_(opt)
+        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        if algorithm == "value":
+            torch.nn.utils.clip_grad_value_(params, clip_val)
+        else:
+            torch.nn.utils.clip_grad_norm_(params, clip_val, foreach=True)
+
+    def _optimizer_step_from_wrapper(self, optimizer: torch.optim.Optimizer, closure: Optional[Callable],
+                                     **kwargs: Any) -> Any:
+        """``LightningOptimizer.step``: scaler-aware step; in manual optimization it also counts the step."""
+        module = self.lightning_module
+        self._call("on_before_optimizer_step", optimizer)
+        scaler = self.precision_plugin.scaler
+        if scaler is not None:
+            if closure is not None:
+                closure()
+            out = scaler.step(optimizer, **kwargs)
+            scaler.update()
+        else:
+            out = optimizer.step(closure=closure, **kwargs) if closure is not None else optimizer.step(**kwargs)
+        if not module.automatic_optimization:
+            self.global_step += 1
+        return out
+
+    # ================================================================== logging
+    def _emit(self, metrics: dict[str, Any], step: Optional[int] = None) -> None:
+        """Send ``metrics`` to the loggers (the only place values become python numbers)."""
+        if not self.loggers or not metrics:
+            return
+        scalars = convert_tensors_to_scalars(metrics)
+        if step is None:
+            step_metric = scalars.pop("step", None)
+            if step_metric is not None:
+                step = int(step_metric)
+            else:
+                scalars.setdefault("epoch", self.current_epoch)
+                step = self._batches_that_stepped
+        for lg in self.loggers:
+            lg.log_metrics(metrics=scalars, step=step)
+            lg.save()
+
+    def _epoch_end_metrics(self, results: Results) -> dict[str, Any]:
+        """Fold a stage's epoch values into the trainer's metric dicts; return what goes to the loggers."""
+        log, pbar, cb = results.metrics(on_step=False)
+        self._logged_metrics.update(log)
+        self._progress_bar_metrics.update(pbar)
+        self._callback_metrics.update(cb)
+        return log
+
+    # ================================================================== checkpoints
+    def save_checkpoint(self, filepath: Union[str, os.PathLike], weights_only: bool = False,
+                        storage_options: Optional[Any] = None) -> None:
+        """Write a Lightning-format checkpoint of the current state to ``filepath`` (durably)."""
+        if self.lightning_module is None:
+            raise AttributeError("Saving a checkpoint is only possible if a model is attached to the Trainer. Did you "
+                                 "call `Trainer.save_checkpoint()` before calling `Trainer.{fit,validate,test,predict}`?")
+        checkpoint = ckpt_connector.dump_checkpoint(self, weights_only)
+        if self.is_global_zero:
+            self._checkpoint_io.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
+        self.strategy.barrier("Trainer.save_checkpoint")
+
+    # ================================================================== misc
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        if self.is_global_zero:
+            print(*args, **kwargs)
+
+    @property
+    def estimated_stepping_batches(self) -> Union[int, float]:
+        """Total optimizer steps ``fit`` will take (for schedulers like OneCycleLR)."""
+        if self.train_dataloader is None and self.lightning_module is not None:
+            loader = data_mod.resolve("train", None, self.datamodule, self.lightning_module)
+            n = data_mod.limit(data_mod.length(loader), self.limit_train_batches, "limit_train_batches") if loader is not None else 0
+        else:
+            n = self.num_training_batches
+        if n == float("inf"):
+            return self.max_steps if self.max_steps != -1 else float("inf")
+        per_epoch = max(1, -(-int(n) // self.accumulate_grad_batches)) if n else 0
+        total = per_epoch * self.max_epochs if self.max_epochs != -1 else float("inf")
+        return min(total, self.max_steps) if self.max_steps != -1 else total
+
+
+class _LoopView:
+    """Just enough of Lightning's ``trainer.fit_loop`` for callbacks that read it."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self._trainer = trainer
+        self.epoch_loop = self
+
+    @property
+    def _batches_that_stepped(self) -> int:
+        return self._trainer._batches_that_stepped
+
+    @property
+    def max_epochs(self) -> int:
+        return self._trainer.max_epochs
+
+    @property
+    def min_epochs(self) -> Optional[int]:
+        return self._trainer.min_epochs
+
+    @property
+    def max_steps(self) -> int:
+        return self._trainer.max_steps
+
+    @property
+    def global_step(self) -> int:
+        return self._trainer.global_step
+
+    @property
+    def total_batch_idx(self) -> int:
+        return self._trainer._total_batch_idx if hasattr(self._trainer, "_total_batch_idx") else 0
+
+
+def _init_arg_names() -> list[str]:
+    import inspect
+
+    return [p for p in inspect.signature(Trainer.__init__).parameters if p not in ("self", "kwargs")]
+
+
+def _select_device(accelerator: Any, devices: Any) -> tuple[str, torch.device]:
+    acc = accelerator if isinstance(accelerator, str) else getattr(accelerator, "name", str(accelerator))
+    acc = acc.lower()
+    if acc not in ("auto", "cpu", "gpu", "cuda", "mps", "tpu"):
+        raise MisconfigurationException(
+            f"You selected an invalid accelerator name: `accelerator={accelerator!r}`. Available names are: auto, cpu, cuda, gpu.")
+    if acc == "auto":
+        acc = "cuda" if torch.cuda.is_available() else "cpu"
+    if acc in ("gpu", "cuda"):
+        if not torch.cuda.is_available():
+            raise MisconfigurationException(
+                "`Trainer(accelerator='gpu')` was requested but CUDA is not available on this machine. "
+                "Use `accelerator='cpu'` (or 'auto').")
+        acc = "cuda"
+    if acc in ("mps", "tpu"):
+        raise MisconfigurationException(f"`accelerator={acc!r}` is not supported by fastlit; use 'cpu' or 'cuda'.")
+    n = devices
+    if isinstance(devices, str):
+        n = 1 if devices == "auto" else (devices.split(",") if "," in devices else int(devices))
+    idx = 0
+    if isinstance(n, (list, tuple)):
+        if len(n) != 1:
+            raise MisconfigurationException(f"`devices={devices!r}`: fastlit trains on one device so far; pass one device.")
+        idx = int(n[0])
+        n = 1
+    if n == -1 and acc == "cpu":
+        n = 1
+    if n != 1:
+        raise MisconfigurationException(
+            f"`devices={devices!r}`: fastlit trains on one device per run so far (multi-device DDP is not "
+            "available yet). Use `devices=1`.")
+    return acc, torch.device(f"cuda:{idx}") if acc == "cuda" else torch.device("cpu")
+
+
+def _check_module(model: Any, fn: str) -> LightningModule:
+    if not isinstance(model, LightningModule):
+        raise TypeError(f"`Trainer.{fn}()` requires a `LightningModule`, got: {type(model).__qualname__}")
+    return model
+
+
+def _verify_fit_config(model: LightningModule, datamodule: Any, train_loader: Any) -> None:
+    if not is_overridden("training_step", model, LightningModule):
+        raise MisconfigurationException(
+            "No `training_step()` method defined. Lightning `Trainer` expects as minimum a `training_step()`, "
+            "`train_dataloader()` and `configure_optimizers()` to be defined.")
+    has_loader = train_loader is not None or data_mod._source_has(datamodule, "train_dataloader") or \
+        data_mod._source_has(model, "train_dataloader")
+    if not has_loader:
+        raise MisconfigurationException(
+            "No `train_dataloader()` method defined. Lightning `Trainer` expects as minimum a `training_step()`, "
+            "`train_dataloader()` and `configure_optimizers()` to be defined. Pass `trainer.fit(model, "
+            "train_dataloaders=...)` or define `train_dataloader` in your module/datamodule.")
+    if not is_overridden("configure_optimizers", model, LightningModule):
+        raise MisconfigurationException(
+            "No `configure_optimizers()` method defined. Lightning `Trainer` expects as minimum a "
+            "`training_step()`, `train_dataloader()` and `configure_optimizers()` to be defined.")
+
