@@ -1,0 +1,1 @@
+"""``fastlit bench``: what the framework costs per step, measured against baselines in the same run."""

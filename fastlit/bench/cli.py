@@ -1,0 +1,86 @@
+"""``fastlit bench``: run suites, print a table, optionally write JSON and compare ratios with a baseline."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from typing import Any
+
+SUITES = ("loop",)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("suite", nargs="?", default="loop", choices=SUITES + ("all",),
+                   help="what to measure (default: loop, the seed autoencoder)")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    p.add_argument("--repeats", type=int, default=5, help="interleaved repeats per variant (default 5)")
+    p.add_argument("--quick", action="store_true", help="fewer repeats (3), for CI")
+    p.add_argument("--no-lightning", action="store_true", help="skip timing pytorch_lightning even if installed")
+    p.add_argument("--json", metavar="PATH", help="write every figure to PATH as JSON")
+    p.add_argument("--compare", metavar="BASELINE", help="fail if a ratio is worse than BASELINE.json's")
+    p.add_argument("--tolerance", type=float, default=0.10, help="allowed relative regression (default 0.10)")
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    import torch
+
+    from fastlit import __version__
+    from fastlit._ext import EXT_AVAILABLE
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    commit = None
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        commit = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
+            "python": platform.python_version(), "fastlit": __version__, "commit": commit,
+            "extension_loaded": EXT_AVAILABLE,
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def compare(current: dict[str, float], baseline: dict[str, float], tolerance: float) -> list[str]:
+    """Names of ratios (lower is better) that got worse than ``baseline`` by more than ``tolerance``."""
+    worse = []
+    for key, base in baseline.items():
+        if key in current and current[key] > base * (1 + tolerance):
+            worse.append(f"{key}: {current[key]:.3f} vs baseline {base:.3f} (+{(current[key] / base - 1) * 100:.1f}%)")
+    return worse
+
+
+def run(args: argparse.Namespace) -> int:
+    from fastlit.bench import loop
+
+    repeats = 3 if args.quick else args.repeats
+    info = machine_info(args.threads)
+    print(f"fastlit bench on {info['cpu']} ({info['cores']} cores), torch {info['torch']}, "
+          f"fastlit {info['fastlit']} ({info['commit'] or 'no git'}), extension loaded: {info['extension_loaded']}")
+    report: dict[str, Any] = {"machine": info, "suites": {}, "ratios": {}}
+    if args.suite in ("loop", "all"):
+        result = loop.run(threads=args.threads, repeats=repeats, lightning=not args.no_lightning)
+        print(loop.format_table(result))
+        report["suites"]["loop"] = result
+        report["ratios"].update(result["ratios"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"wrote {args.json}")
+    if args.compare:
+        with open(args.compare) as f:
+            baseline = json.load(f)
+        worse = compare(report["ratios"], baseline.get("ratios", baseline), args.tolerance)
+        if worse:
+            print(f"REGRESSION (tolerance {args.tolerance:.0%}):", *worse, sep="\n  ", file=sys.stderr)
+            return 1
+        print(f"no ratio regressed beyond {args.tolerance:.0%} of {args.compare}")
+    return 0

@@ -1,0 +1,63 @@
+"""Times one training run in a fresh process and prints JSON: ``python -m fastlit.bench.worker ...``.
+
+Used to time other frameworks (e.g. ``pytorch_lightning``) with the very same model code, without fastlit
+importing them: the framework is imported by name only here, in a separate process.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+from typing import Any
+
+import torch
+
+from fastlit.bench import workloads
+
+VARIANTS = {
+    "defaults": {},
+    "off": {"enable_progress_bar": False, "logger": False, "enable_checkpointing": False,
+            "enable_model_summary": False},
+    "barebones": {"barebones": True},
+}
+
+
+def time_fit(pl: Any, variant: str, root: str, epochs: int = workloads.EPOCHS, extra: dict | None = None) -> dict:
+    """Fit the seed autoencoder once under framework ``pl``; return seconds and steps."""
+    model = workloads.build(pl)()
+    dl = workloads.loader()
+    kwargs = dict(VARIANTS[variant], max_epochs=epochs, default_root_dir=root, **(extra or {}))
+    trainer = pl.Trainer(**kwargs)
+    t0 = time.perf_counter()
+    trainer.fit(model, dl)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "steps": int(trainer.global_step)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--framework", required=True, help="module name, e.g. pytorch_lightning")
+    p.add_argument("--variant", choices=sorted(VARIANTS), default="defaults")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.INFO)
+    pl = importlib.import_module(args.framework)
+    with tempfile.TemporaryDirectory() as root:
+        for _ in range(args.warmup):
+            time_fit(pl, args.variant, os.path.join(root, "warmup"))
+        result = time_fit(pl, args.variant, os.path.join(root, "run"))
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

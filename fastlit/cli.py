@@ -1,0 +1,24 @@
+"""The ``fastlit`` command line. Its main job: ``fastlit bench`` (see ``fastlit bench --help``)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="fastlit", description="fastlit: a Lightning-compatible, faster trainer")
+    sub = parser.add_subparsers(dest="command")
+    from fastlit.bench import cli as bench_cli
+
+    bench = sub.add_parser("bench", help="measure fastlit's per-step cost against plain PyTorch (and Lightning)")
+    bench_cli.add_arguments(bench)
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        return bench_cli.run(args)
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
