@@ -218,10 +218,17 @@ class ModelSummary:
             batch = model.on_before_batch_transfer(batch, 0) if hasattr(model, "on_before_batch_transfer") else batch
             batch = model.transfer_batch_to_device(batch, device, 0)
             batch = model.on_after_batch_transfer(batch, 0) if hasattr(model, "on_after_batch_transfer") else batch
+        plugin = getattr(trainer, "precision_plugin", None)
+        if hasattr(plugin, "convert_input"):  # e.g. "bf16-true": the module's weights are bf16 already
+            batch = plugin.convert_input(batch)
+        if hasattr(plugin, "forward_context"):
+            forward_context = plugin.forward_context()
+        elif hasattr(plugin, "autocast"):
+            forward_context = plugin.autocast()
+        else:
+            forward_context = contextlib.nullcontext()
         modes = {m: m.training for m in model.modules()}
         model.eval()
-        plugin = getattr(trainer, "precision_plugin", None)
-        forward_context = plugin.forward_context() if hasattr(plugin, "forward_context") else contextlib.nullcontext()
         try:
             with torch.no_grad(), forward_context, self._flop_counter:
                 if isinstance(batch, (list, tuple)):
