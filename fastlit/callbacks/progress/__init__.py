@@ -1,0 +1,5 @@
+"""Progress bars: ``ProgressBar`` (base) and ``TQDMProgressBar`` (the default)."""
+from fastlit.callbacks.progress.progress_bar import ProgressBar
+from fastlit.callbacks.progress.tqdm_progress import TQDMProgressBar
+
+__all__ = ["ProgressBar", "TQDMProgressBar"]
