@@ -247,6 +247,7 @@ def _train_epoch(t: Any) -> None:
                 module._current_fx_name = "optimizer_step"
                 module.optimizer_step(epoch, batch_idx, lopt, closure)
                 module._current_fx_name = "training_step"
+                t.global_step += 1  # like Lightning: counted once the hook returns, whatever it did
             else:
                 closure()
             out = closure.output

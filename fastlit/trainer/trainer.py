@@ -791,18 +791,40 @@ class Trainer:
                                      **kwargs: Any) -> Any:
         """``LightningOptimizer.step``: scaler-aware step; in manual optimization it also counts the step."""
         module = self.lightning_module
-        self._call("on_before_optimizer_step", optimizer)
         scaler = self.precision_plugin.scaler
+        # Lightning's order: the closure (training_step, zero_grad, backward) runs first, then unscale,
+        # on_before_optimizer_step and gradient clipping, then the step itself.
         if scaler is not None:
-            if closure is not None:
-                closure()
-            out = scaler.step(optimizer, **kwargs)
-            scaler.update()
+            result = closure() if closure is not None else None
+            skip = result is None and module.automatic_optimization  # no backward ran: nothing to step
+            if not skip:
+                scaler.unscale_(optimizer)
+            self._after_closure(optimizer)
+            out = None
+            if not skip:
+                out = scaler.step(optimizer, **kwargs)
+                scaler.update()
+        elif closure is not None:
+            def wrapped() -> Any:
+                result = closure()
+                self._after_closure(optimizer)
+                return result
+
+            out = optimizer.step(closure=wrapped, **kwargs)
         else:
-            out = optimizer.step(closure=closure, **kwargs) if closure is not None else optimizer.step(**kwargs)
+            self._after_closure(optimizer)
+            out = optimizer.step(**kwargs)
         if not module.automatic_optimization:
             self.global_step += 1
         return out
+
+    def _after_closure(self, optimizer: torch.optim.Optimizer) -> None:
+        self._call("on_before_optimizer_step", optimizer)
+        module = self.lightning_module
+        if module.automatic_optimization and getattr(self, "_clip_hook", False):
+            prev, module._current_fx_name = module._current_fx_name, "configure_gradient_clipping"
+            module.configure_gradient_clipping(optimizer, self.gradient_clip_val, self.gradient_clip_algorithm)
+            module._current_fx_name = prev
 
     # ================================================================== logging
     def _emit(self, metrics: dict[str, Any], step: Optional[int] = None) -> None:
