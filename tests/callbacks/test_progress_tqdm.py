@@ -389,6 +389,54 @@ def test_trainer_without_progress_bar_prints_nothing(tmp_path, capsys):
     assert capsys.readouterr().out == ""
 
 
+def _normalize(line):
+    line = re.sub(r"\[[^\]]*\]", lambda m: re.sub(r"[0-9.e+-]+", "N", m.group(0)), line)  # times, rates, metrics
+    line = line.replace("\x1b[A", "")  # cursor-up codes and tqdm's blank padding depend on earlier lines' width
+    return re.sub(r"\|[^|]*\|", "|BAR|", line, count=1).rstrip()
+
+
+def test_final_lines_match_lightning(tmp_path, capsys):
+    pl = pytest.importorskip("pytorch_lightning")
+    import fastlit
+    from torch.utils.data import DataLoader, TensorDataset
+
+    def fit(lib, root):
+        class Tiny(lib.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.layer = torch.nn.Linear(4, 1)
+
+            def training_step(self, batch, batch_idx):
+                loss = self.layer(batch[0]).pow(2).mean()
+                self.log("train_loss", loss, prog_bar=True)
+                return loss
+
+            def validation_step(self, batch, batch_idx):
+                self.log("val_loss", self.layer(batch[0]).pow(2).mean(), prog_bar=True)
+
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.1)
+
+        data = DataLoader(TensorDataset(torch.randn(24, 4)), batch_size=4)
+        trainer = lib.Trainer(max_epochs=2, default_root_dir=root, enable_model_summary=False,
+                              enable_checkpointing=False, log_every_n_steps=1, limit_val_batches=2)
+        trainer.fit(Tiny(), data, data)
+        out = capsys.readouterr().out
+        # each bar's last state, in order of appearance
+        finals = {}
+        for chunk in re.split(r"[\r\n]", out):
+            m = re.match(r"(Sanity Checking DataLoader 0|Validation DataLoader 0|Epoch \d+):", chunk)
+            if m:
+                finals[m.group(1)] = _normalize(chunk)
+        return finals
+
+    theirs = fit(pl, tmp_path / "pl")
+    ours = fit(fastlit, tmp_path / "fl")
+    assert list(ours) == list(theirs) == ["Sanity Checking DataLoader 0", "Epoch 0", "Validation DataLoader 0",
+                                          "Epoch 1"]
+    assert ours == theirs
+
+
 def _benchmark(n: int = 10_000, repeats: int = 5) -> None:
     """Per-batch cost of on_train_batch_end: fake trainer, real tqdm writing to a throwaway stream."""
     import io
