@@ -23,7 +23,7 @@ import torch
 import yaml
 from torch import Tensor
 
-from fastlit.callbacks.checkpoint import Checkpoint, _legacy_auto_mode
+from fastlit.callbacks.checkpoint import Checkpoint, _legacy_auto_mode, _legacy_model_checkpoint_args
 from fastlit.utilities.exceptions import MisconfigurationException
 from fastlit.utilities.rank_zero import WarningCache, rank_zero_info, rank_zero_warn
 
@@ -98,7 +98,7 @@ class ModelCheckpoint(Checkpoint):
         **legacy_kwargs: Any,
     ) -> None:
         super().__init__()
-        dirpath, filename, every_n_epochs, save_top_k, self._prefix = self._legacy_args(
+        dirpath, filename, every_n_epochs, save_top_k, self._prefix = _legacy_model_checkpoint_args(
             legacy_kwargs, dirpath, filename, every_n_epochs, save_top_k)
         self.monitor = monitor
         self.verbose = verbose
@@ -144,38 +144,6 @@ class ModelCheckpoint(Checkpoint):
         self._validate_init_configuration()
 
     # ------------------------------------------------------------------ configuration
-    @staticmethod
-    def _legacy_args(kw: dict, dirpath: Any, filename: Any, every_n_epochs: Any, save_top_k: Any) -> tuple:
-        """Map Lightning 1.x arguments that tutorials still pass (``filepath``, ``period``, ``prefix``...)."""
-        def deprecated(old: str, new: str) -> None:
-            warnings.warn(f"`ModelCheckpoint({old}=...)` was removed in Lightning 2.0; use `{new}` instead.",
-                          DeprecationWarning, stacklevel=4)
-
-        prefix = kw.pop("prefix", None) or None
-        if prefix is not None:
-            deprecated("prefix", "filename='<prefix>-{epoch}-{step}'")
-        for old in ("period", "every_n_val_epochs"):
-            if old in kw:
-                deprecated(old, "every_n_epochs")
-                value = kw.pop(old)
-                every_n_epochs = value if every_n_epochs is None else every_n_epochs
-        if "filepath" in kw:
-            deprecated("filepath", "dirpath= and filename=")
-            filepath = kw.pop("filepath")
-            if filepath is not None and dirpath is None and filename is None:
-                if os.path.isdir(filepath):
-                    dirpath = filepath
-                else:
-                    dirpath, name = os.path.split(filepath)
-                    filename = os.path.splitext(name)[0] or None
-                    dirpath = dirpath or None
-        if kw:
-            raise TypeError(f"ModelCheckpoint.__init__() got unexpected keyword argument(s) {sorted(kw)}")
-        if save_top_k is None:
-            deprecated("save_top_k=None", "save_top_k=1")
-            save_top_k = 1
-        return dirpath, filename, every_n_epochs, save_top_k, prefix
-
     def _validate_init_configuration(self) -> None:
         if self.save_top_k < -1:
             raise MisconfigurationException(f"Invalid value for save_top_k={self.save_top_k}. Must be >= -1")
@@ -348,9 +316,11 @@ class ModelCheckpoint(Checkpoint):
 
     @staticmethod
     def _is_last_batch(trainer: Any) -> bool:
-        # TODO(lead): needs trainer.fit_loop.epoch_loop.batch_progress.is_last_batch; without it we never defer.
+        # Lightning's trainer.fit_loop.epoch_loop.batch_progress.is_last_batch; fastlit's Trainer keeps it flat
         progress = getattr(getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None), "batch_progress", None)
-        return bool(getattr(progress, "is_last_batch", False))
+        if progress is not None:
+            return bool(getattr(progress, "is_last_batch", False))
+        return bool(getattr(trainer, "_is_last_batch", False))
 
     @staticmethod
     def _validation_will_run(trainer: Any) -> bool:
