@@ -39,7 +39,7 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
         return
     t._results = Results(training=True)
     t.state.stage = RunningStage.TRAINING
-    module.train()
+    # no module.train() here: like Lightning, submodules the user put in eval mode (frozen BatchNorm) stay so
     t._fit_start_time = time.monotonic()
     t._call("on_train_start")
     while not _done(t):
@@ -160,17 +160,12 @@ def _zero_grad(t: Any, optimizer: torch.optim.Optimizer, batch_idx: int) -> None
         optimizer.zero_grad(set_to_none=True)
 
 
-def _after_backward_step(t: Any, optimizer: torch.optim.Optimizer, batch_idx: int) -> None:
+def _after_backward_step(t: Any, optimizer: torch.optim.Optimizer) -> None:
     """Unscale, ``on_before_optimizer_step``, clip: what runs between the last backward and ``step``."""
     scaler = t.precision_plugin.scaler
     if scaler is not None:
         scaler.unscale_(optimizer)
-    t._call("on_before_optimizer_step", optimizer)
-    if t._clip_hook:
-        module = t.lightning_module
-        module._current_fx_name = "configure_gradient_clipping"
-        module.configure_gradient_clipping(optimizer, t.gradient_clip_val, t.gradient_clip_algorithm)
-        module._current_fx_name = "training_step"
+    t._after_closure(optimizer)
 
 
 def _train_epoch(t: Any) -> None:
@@ -240,7 +235,11 @@ def _train_epoch(t: Any) -> None:
         # 2. forward, backward, step
         step_now = automatic and ((batch_idx + 1) % accum == 0 or is_last)
         if not automatic:
-            out = module.training_step(batch, batch_idx)
+            if mixed is None:
+                out = module.training_step(batch, batch_idx)
+            else:
+                with mixed():
+                    out = module.training_step(batch, batch_idx)
         elif closure is not None:
             closure.batch, closure.batch_idx, closure.zero_grad = batch, batch_idx, batch_idx % accum == 0
             if step_now:
@@ -275,7 +274,7 @@ def _train_epoch(t: Any) -> None:
                     optimizer.step()
                 else:
                     if h_pre_step or scaler is not None:
-                        _after_backward_step(t, optimizer, batch_idx)
+                        _after_backward_step(t, optimizer)
                     if scaler is not None:
                         scaler.step(optimizer)
                         scaler.update()
@@ -359,6 +358,7 @@ def _step_schedulers(t: Any, configs: list, idx: int) -> None:
 
 def _epoch_end(t: Any) -> None:
     results: Results = t._results
+    t._refresh_step_metrics()  # the last step's values stay visible after the epoch, as in Lightning
     t._epoch_end_phase = True
     t._epoch_end_metrics(results)
     t._call("on_train_epoch_end")

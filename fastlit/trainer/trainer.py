@@ -604,10 +604,15 @@ class Trainer:
         if datamodule is not None:
             self.datamodule = datamodule
             datamodule.trainer = self
-        elif fn == TrainerFn.FITTING or loaders:
-            self.datamodule = self.datamodule if fn != TrainerFn.FITTING else None
+        elif fn == TrainerFn.FITTING:
+            self.datamodule = None
+        self._resuming = False
         if fn == TrainerFn.FITTING:
             _verify_fit_config(model, self.datamodule, loaders.get("train"))
+            if not model.automatic_optimization and self.gradient_clip_val:
+                raise MisconfigurationException(
+                    "Automatic gradient clipping is not supported for manual optimization. Remove "
+                    "`Trainer(gradient_clip_val=...)` or switch to automatic optimization.")
         self._attach_model_callbacks(model)
         self._build_hooks()
         ckpt_path = self._select_ckpt_path(ckpt_path)
