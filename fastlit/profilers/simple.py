@@ -45,9 +45,8 @@ class SimpleProfiler(Profiler):
         self.recorded_durations: dict[str, list[float]] = defaultdict(list)
         self.extended = extended
         self.start_time = time.perf_counter()
-        # open actions, innermost last, with the time of the profiled actions nested in each: gives self times
-        self._stack: list[str] = []
-        self._child_time: list[float] = []
+        # open actions, innermost last, as [name, time of the profiled actions nested in it]: gives self times
+        self._stack: list[list] = []
         self._batch_depth = 0  # > 0 while inside a training-batch action (see _classify)
         self._kinds: dict[str, tuple[bool, str]] = {}
         self.split_totals: dict[str, float] = dict.fromkeys((k for k, _ in _SPLIT), 0.0)
@@ -77,8 +76,7 @@ class SimpleProfiler(Profiler):
             kind = self._kinds[action_name] = self._classify(action_name)
         if kind[0]:
             self._batch_depth += 1
-        self._stack.append(action_name)
-        self._child_time.append(0.0)
+        self._stack.append([action_name, 0.0])  # [name, time of the profiled actions nested in it]
         self.current_actions[action_name] = time.perf_counter()
 
     def stop(self, action_name: str) -> None:
@@ -89,17 +87,21 @@ class SimpleProfiler(Profiler):
         duration = end - start
         self.recorded_durations[action_name].append(duration)
         stack = self._stack
-        # properly nested use stops the innermost action; tolerate overlapping start/stop pairs too
-        i = len(stack) - 1 if stack[-1] == action_name else stack.index(action_name)
-        children = self._child_time[i]
-        del stack[i], self._child_time[i]
-        if i:
-            self._child_time[i - 1] += duration
-        root, category = self._kinds[action_name]
+        frame = stack.pop()
+        if frame[0] != action_name:  # overlapping (not nested) start/stop pairs: tolerated
+            stack.append(frame)
+            i = next(j for j, f in enumerate(stack) if f[0] == action_name)
+            frame = stack.pop(i)
+            parent = stack[i - 1] if i else None
+        else:
+            parent = stack[-1] if stack else None
+        if parent is not None:
+            parent[1] += duration
         if self._batch_depth:
-            self.split_totals[category] += duration - children
-        if root:
-            self._batch_depth -= 1
+            root, category = self._kinds[action_name]
+            self.split_totals[category] += duration - frame[1]
+            if root:
+                self._batch_depth -= 1
 
     def _make_report_extended(self) -> tuple[list[tuple[str, float, int, float, float]], int, float]:
         total_duration = time.perf_counter() - self.start_time
@@ -124,10 +126,9 @@ class SimpleProfiler(Profiler):
         measured = sum(self.split_totals.values())
         if not batches or measured <= 0:
             return ""
-        parts = [
-            f"{label} {1e3 * self.split_totals[key] / batches:.4g} ms ({100.0 * self.split_totals[key] / measured:.1f}%)"
-            for key, label in _SPLIT
-        ]
+        totals = self.split_totals
+        parts = [f"{label} {1e3 * totals[key] / batches:.4g} ms ({100.0 * totals[key] / measured:.1f}%)"
+                 for key, label in _SPLIT]
         return (f"Training batch time split ({batches} batches, {1e3 * measured / batches:.4g} ms/batch measured): "
                 + " | ".join(parts))
 
