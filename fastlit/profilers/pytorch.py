@@ -160,6 +160,7 @@ class PyTorchProfiler(Profiler):
         self._register: Optional[RegisterRecordFunction] = None
         self._parent_profiler: Any = None
         self._recording_map: dict[str, Any] = {}
+        self._saw_step_action = False
         self._kineto = torch.profiler.kineto_available()
         self._schedule: Optional[_StageSchedule] = None
         self._stage_schedule: Optional[_StageSchedule] = None
@@ -257,10 +258,15 @@ class PyTorchProfiler(Profiler):
         if not self._kineto or self._emit_nvtx or self.profiler is None:
             return
         kind = next((k for k in _STEP_KINDS if action_name.endswith(k)), None)
-        if kind is None:
+        if kind is not None:
+            self._saw_step_action = True
+        elif action_name == "run_training_batch" and not self._saw_step_action:
+            # a trainer that profiles no `*training_step` action: let the whole batch be the training step
+            kind = "training_step"
+        else:
             return
         if self._schedule is not None:
-            self._schedule.pre_step(action_name)
+            self._schedule.pre_step(kind)
             if not self._user_schedule and self._total_steps(kind) < 5:
                 # the default schedule needs >= 5 steps (wait 1, warmup 1, active 3): record everything instead
                 warning_cache.warn("The PyTorch Profiler default schedule will be overridden as there is not "
@@ -312,11 +318,18 @@ class PyTorchProfiler(Profiler):
         accepted = inspect.signature(profiler_cls.__init__).parameters
         return profiler_cls(**{k: v for k, v in self._profiler_kwargs.items() if k in accepted})
 
+    def _events(self) -> Any:
+        if not self._kineto:
+            return self.profiler.function_events
+        if getattr(self.profiler, "profiler", None) is None:
+            return None  # the schedule never left NONE (no `*_step` action ran): nothing was recorded
+        return self.profiler.events()
+
     def _delete_profilers(self) -> None:
         if self.profiler is not None:
             self.profiler.__exit__(None, None, None)
             if not self._emit_nvtx:
-                self.function_events = (self.profiler.events() if self._kineto else self.profiler.function_events)
+                self.function_events = self._events()
             self.profiler = None
         if self._schedule is not None:
             self._schedule.reset()

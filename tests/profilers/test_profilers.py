@@ -280,6 +280,27 @@ def test_pytorch_profiler_argument_errors():
         PyTorchProfiler(schedule=3)
 
 
+def test_pytorch_profiler_without_step_actions(tmp_path):
+    p = PyTorchProfiler(dirpath=tmp_path, filename="pt")
+    p.setup("fit")
+    with p.profile("[Callback]X.on_fit_start"):  # never steps the schedule: nothing is recorded
+        torch.ones(2) + 1
+    p.describe()
+    assert p.summary() == ""
+    assert not glob.glob(str(tmp_path / "*.pt.trace.json"))
+
+
+def test_pytorch_profiler_run_training_batch_counts_as_step(tmp_path):
+    p = PyTorchProfiler(dirpath=tmp_path, filename="pt", record_module_names=False)
+    p.setup("fit")
+    for _ in range(6):  # a trainer that profiles only whole batches still gets a trace
+        with p.profile("run_training_batch"):
+            torch.ones(3, 3).mm(torch.ones(3, 3))
+    p.describe()
+    assert len(glob.glob(str(tmp_path / "fit-pt-run_training_batch.*.pt.trace.json"))) == 1
+    assert "aten::mm" in (tmp_path / "fit-pt.txt").read_text()
+
+
 # ---- with the Trainer ---------------------------------------------------------------------------------------------
 
 class Tiny(fastlit.LightningModule):
@@ -320,3 +341,9 @@ def test_trainer_advanced_profiler_file(tmp_path):
     _fit(tmp_path, AdvancedProfiler(dirpath=tmp_path, filename="adv"))
     text = (tmp_path / "fit-adv.txt").read_text()
     assert "Profile stats for: run_training_batch" in text and "function calls" in text
+
+
+def test_trainer_pytorch_profiler_writes_trace(tmp_path):
+    _fit(tmp_path, PyTorchProfiler(dirpath=tmp_path / "pt", filename="perf"))
+    assert glob.glob(str(tmp_path / "pt" / "fit-perf-*.pt.trace.json"))
+    assert "Profile stats for: records" in (tmp_path / "pt" / "fit-perf.txt").read_text()
