@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from typing import Any, Optional
 
 import torch
@@ -13,6 +14,9 @@ from fastlit.trainer.metrics import Results
 from fastlit.trainer.states import RunningStage
 from fastlit.utilities.apply_func import move_data_to_device
 from fastlit.utilities.model_helpers import is_overridden
+from fastlit.utilities.rank_zero import WarningCache
+
+_warnings = WarningCache()
 
 _STEP = {"val": "validation_step", "test": "test_step", "predict": "predict_step"}
 _HOOK = {"val": "validation", "test": "test", "predict": "predict"}
@@ -76,6 +80,7 @@ def run_sanity_check(t: Any) -> None:
 def run_validation_in_fit(t: Any, accumulating: bool) -> None:
     module = t.lightning_module
     train_results = t._results
+    t._refresh_step_metrics()  # callbacks at validation end see the training step values too (Lightning)
     if not accumulating:
         module.on_validation_model_zero_grad()
     t.state.stage = RunningStage.VALIDATING
@@ -121,11 +126,14 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
     h_start, h_end = hooks[f"on_{hook}_batch_start"], hooks[f"on_{hook}_batch_end"]
     multi = len(loaders) > 1
     mixed = t.precision_plugin.autocast
+    modes = _capture_modes(module)
     getattr(module, f"on_{hook}_model_eval")()
     t._call(f"on_{hook}_start")
     t._call(f"on_{hook}_epoch_start")
-    grad_ctx = torch.inference_mode if t.inference_mode else torch.no_grad
+    # validation inside fit runs under no_grad like Lightning's: tensors made there may be used by training later
+    grad_ctx = torch.inference_mode if t.inference_mode and not fitting else torch.no_grad
     per_loader: list[dict[str, Any]] = []
+    legacy: Optional[bool] = None  # 1.x style: metrics returned from the step instead of self.log
     with grad_ctx():
         for dl_idx, (loader, n) in enumerate(zip(loaders, counts)):
             results.dataloader_idx = dl_idx if multi else None
@@ -142,6 +150,10 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
                 module._current_fx_name = _STEP[key]
                 with mixed():
                     out = step_fn(batch, batch_idx, *extra)
+                if legacy is None:
+                    legacy = _uses_returned_metrics(out, results, _STEP[key])
+                if legacy:
+                    _log_returned(results, _STEP[key], out)
                 if h_end:
                     t._call(f"on_{hook}_batch_end", out, batch, batch_idx, *extra)
             results.batch = None
@@ -153,10 +165,13 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
         t._emit(log)
     t._epoch_end_phase = False
     t._call(f"on_{hook}_end")
-    if key == "val":
-        module.on_validation_model_train()
-    elif key == "test":
-        module.on_test_model_train()
+    # Lightning restores each submodule's own mode (a frozen BatchNorm stays in eval) unless the user overrides
+    # the hook
+    train_hook = "on_validation_model_train" if key == "val" else "on_test_model_train"
+    if is_overridden(train_hook, module, LightningModule):
+        getattr(module, train_hook)()
+    else:
+        _restore_modes(module, modes)
     module._current_fx_name = None
     # one dict per dataloader: its own suffixed metrics plus the ones logged without a dataloader index
     for dl_idx in range(len(loaders)):
@@ -182,6 +197,7 @@ def run_predict(t: Any, given: Any) -> Optional[list[Any]]:
     transfer = _batch_transfer(t)
     multi = len(loaders) > 1
     keep = t._return_predictions
+    modes = _capture_modes(module)
     module.on_predict_model_eval()
     t._call("on_predict_start")
     t._call("on_predict_epoch_start")
@@ -205,10 +221,49 @@ def run_predict(t: Any, given: Any) -> Optional[list[Any]]:
             outputs.append(preds)
     t._call("on_predict_epoch_end")
     t._call("on_predict_end")
+    _restore_modes(module, modes)
     module._current_fx_name = None
     if not keep:
         return None
     return outputs[0] if len(outputs) == 1 else outputs
+
+
+def _uses_returned_metrics(out: Any, results: Results, fx: str) -> bool:
+    """Lightning 1.x tutorials return ``{"val_loss": loss}`` from the step instead of calling ``self.log``.
+
+    Lightning 2.x silently ignores that (and then ``ModelCheckpoint(monitor="val_loss")`` fails). When a step
+    logs nothing itself and returns a dict of scalars, fastlit logs them as ``self.log`` would, and says so.
+    """
+    if not isinstance(out, Mapping) or results.items:
+        return False
+    scalars = [k for k, v in out.items() if _is_scalar(v)]
+    if scalars:
+        _warnings.warn(
+            f"`{fx}` returned {scalars} without calling `self.log`: that is Lightning 1.x behaviour. fastlit logs "
+            f"them for you (epoch means); in 2.x style call `self.log(name, value)` in `{fx}` instead.",
+            category=DeprecationWarning)
+    return bool(scalars)
+
+
+def _is_scalar(v: Any) -> bool:
+    return (isinstance(v, torch.Tensor) and v.numel() == 1) or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _log_returned(results: Results, fx: str, out: Any) -> None:
+    if isinstance(out, Mapping):
+        for k, v in out.items():
+            if _is_scalar(v):
+                results.log(fx, k, v, prog_bar=False, logger=True, on_step=None, on_epoch=None, reduce_fx="mean")
+
+
+def _capture_modes(module: torch.nn.Module) -> dict[str, bool]:
+    return {name: m.training for name, m in module.named_modules()}
+
+
+def _restore_modes(module: torch.nn.Module, modes: dict[str, bool]) -> None:
+    for name, m in module.named_modules():
+        if name in modes:
+            m.training = modes[name]
 
 
 def _print_results(results: list[dict[str, float]], stage: str) -> None:

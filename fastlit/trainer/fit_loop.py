@@ -295,8 +295,7 @@ def _train_epoch(t: Any) -> None:
                 or fast_dev_run:
             t._emit(results.metrics(on_step=True)[0])
         results.batch = None
-        if val_check and (is_last or (t.should_stop and _can_stop(t)) or
-                          (val_every != float("inf") and (batch_idx + 1) % val_every == 0)):
+        if val_check and _should_validate(t, batch_idx, is_last, val_every):
             eval_loop.run_validation_in_fit(t, accumulating=not stepped and automatic)
         if stepped:
             t._batches_that_stepped += 1
@@ -308,6 +307,17 @@ def _train_epoch(t: Any) -> None:
             break
         batch = nxt
     module._current_fx_name = None
+
+
+def _should_validate(t: Any, batch_idx: int, is_last: bool, val_every: Any) -> bool:
+    """Lightning's rule: every ``val_check_batch`` batches (not necessarily the last one), on the last batch
+    of an epoch of unknown length, or when the run is about to stop."""
+    if val_every == float("inf"):
+        return is_last or (t.should_stop and _can_stop(t))
+    if t.should_stop and _can_stop(t):
+        return True
+    current = batch_idx if t.check_val_every_n_epoch is not None else t._total_batches_done - 1
+    return (current + 1) % val_every == 0
 
 
 def _batch_start(t: Any, module: LightningModule, batch: Any, batch_idx: int) -> Any:

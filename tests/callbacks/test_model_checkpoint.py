@@ -558,13 +558,8 @@ def test_fit_default_callback_and_step_trigger(tmp_path):
     (dict(monitor="val_loss", save_top_k=2, save_on_train_epoch_end=True), {"max_steps": 10}),
     (dict(monitor="train_loss_step", every_n_train_steps=2, save_top_k=2, filename="{step}-{train_loss_step:.4f}"),
      {"max_epochs": 2}),
-    # TODO(lead): Trainer differences found by these two (callback code is the same in both runs)
-    pytest.param(dict(monitor="val_loss", every_n_train_steps=5), {"val_check_interval": 3}, marks=pytest.mark.xfail(
-        strict=True, reason="fastlit validates at every epoch's last batch too with an int val_check_interval; "
-                            "Lightning only every N batches")),
-    pytest.param(dict(monitor="train_loss_step", save_top_k=2), {"val_check_interval": 0.5, "max_epochs": 2},
-                 marks=pytest.mark.xfail(strict=True, reason="fastlit's callback_metrics at on_validation_end lack "
-                                                             "the training step metrics Lightning has there")),
+    (dict(monitor="val_loss", every_n_train_steps=5), {"val_check_interval": 3}),
+    (dict(monitor="train_loss_step", save_top_k=2), {"val_check_interval": 0.5, "max_epochs": 2}),
 ])
 def test_fit_matches_lightning(tmp_path, ckpt_kwargs, trainer_kwargs):
     pl = pytest.importorskip("pytorch_lightning")
