@@ -303,6 +303,9 @@ def _train_epoch(t: Any) -> None:
             prof.stop("run_training_batch")
         if max_time is not None and time.monotonic() - t._fit_start_time >= max_time:
             t.should_stop = True
+        if t.should_stop:
+            for lg in t.loggers:
+                lg.save()
         if (max_steps != -1 and t.global_step >= max_steps) or (t.should_stop and _can_stop(t)):
             break
         batch = nxt

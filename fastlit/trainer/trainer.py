@@ -623,6 +623,9 @@ class Trainer:
             self.datamodule.prepare_data()
         model.prepare_data()
         stage_name = fn.value
+        for lg in self.loggers:  # fix each logger's version dir now, in order (TB+CSV -> version_0, version_1)
+            if hasattr(lg, "experiment"):
+                _ = lg.experiment
         if self.datamodule is not None:
             self.datamodule.setup(stage=stage_name)
         self._call_all_callbacks("setup", stage_name)
@@ -644,7 +647,9 @@ class Trainer:
                 ckpt_connector.restore_training_state(self, checkpoint)
             self._call("on_fit_start")
         if self.enable_autolog_hparams and self.loggers:
-            self._log_hyperparams()
+            from fastlit.loggers.utilities import _log_hyperparams
+
+            _log_hyperparams(self)
 
         try:
             model.zero_grad(set_to_none=True)
@@ -697,27 +702,6 @@ class Trainer:
                     f"{ckpt_path} checkpoint saved yet; pass a path, or train with checkpointing first.")
             return path
         return os.fspath(ckpt_path) if ckpt_path is not None else None
-
-    def _log_hyperparams(self) -> None:
-        module, dm = self.lightning_module, self.datamodule
-        hp = None
-        dm_log = dm is not None and getattr(dm, "_log_hyperparams", False)
-        if module._log_hyperparams and dm_log:
-            mh, dh = module.hparams_initial, dm.hparams_initial
-            clash = [k for k in mh.keys() & dh.keys() if type(mh[k]) is not type(dh[k]) or mh[k] != dh[k]]
-            if clash:
-                raise RuntimeError(f"Error while merging hparams: the keys {clash} are present in both the "
-                                   "LightningModule's and LightningDataModule's hparams but have different values.")
-            hp = {**mh, **dh}
-        elif module._log_hyperparams:
-            hp = module.hparams_initial
-        elif dm_log:
-            hp = dm.hparams_initial
-        for lg in self.loggers:
-            if hp is not None:
-                lg.log_hyperparams(hp)
-            lg.log_graph(module)
-            lg.save()
 
     # ================================================================== optimization helpers
     def _setup_optimizers(self, model: LightningModule) -> None:
