@@ -122,6 +122,20 @@ def test_no_redraw_between_refresh_rate_batches(monkeypatch, clock):
     assert calls == [5, 10, 15, 20, 23]  # multiples of refresh_rate and the last batch, as in Lightning
 
 
+def test_zero_interval_is_lightnings_schedule(monkeypatch):
+    trainer = FakeTrainer(num_training_batches=7)
+    bar = TQDMProgressBar(refresh_rate=3)
+    bar.refresh_interval = 0  # no time limit: every refresh_rate-th batch and the last, like Lightning
+    bar.setup(trainer, None, "fit")
+    bar.on_train_start(trainer, None)
+    calls = count_refreshes(monkeypatch, bar.train_progress_bar)
+    bar.on_train_epoch_start(trainer, None)
+    calls.clear()
+    for i in range(7):
+        bar.on_train_batch_end(trainer, None, None, None, i)
+    assert calls == [3, 6, 7]
+
+
 def test_fast_epoch_still_ends_with_exact_numbers(monkeypatch, clock, capsys):
     trainer = FakeTrainer(num_training_batches=float("inf"))  # unknown length: no "last batch" to force a draw
     bar = TQDMProgressBar()

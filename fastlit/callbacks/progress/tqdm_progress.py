@@ -80,6 +80,10 @@ class TQDMProgressBar(ProgressBar):
             to one per ``refresh_interval`` seconds, except on the last batch.
         process_position: Offset the bars by this many lines (for several bars at once).
         leave: Keep each finished epoch's bar on screen.
+
+    Attributes:
+        refresh_interval: Minimum seconds between redraws (0.1, or ``$TQDM_MININTERVAL``); 0 redraws every
+            ``refresh_rate`` batches exactly as Lightning does.
     """
 
     BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
