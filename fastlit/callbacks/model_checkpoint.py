@@ -20,7 +20,6 @@ from typing import Any, Literal, Optional, Union
 from weakref import proxy
 
 import torch
-import yaml
 from torch import Tensor
 
 from fastlit.callbacks.checkpoint import Checkpoint, _legacy_auto_mode, _legacy_model_checkpoint_args
@@ -530,6 +529,8 @@ class ModelCheckpoint(Checkpoint):
                 raise ValueError("ModelCheckpoint.to_yaml() needs a filepath when dirpath is not set yet.")
             filepath = os.path.join(self.dirpath, "best_k_models.yaml")
         with open(filepath, "w") as fp:
+            import yaml  # lazily: `import fastlit` must stay light
+
             yaml.dump(best_k, fp)
 
     def file_exists(self, filepath: _PATH, trainer: Any) -> bool:
