@@ -15,6 +15,7 @@ from fastlit.core.module import LightningModule
 from fastlit.trainer import data as data_mod
 from fastlit.trainer import eval_loop
 from fastlit.trainer.metrics import Results
+from fastlit.trainer.profiling import ProfiledIterator, instrument
 from fastlit.trainer.states import RunningStage
 from fastlit.utilities.apply_func import move_data_to_device
 from fastlit.utilities.exceptions import MisconfigurationException
@@ -46,7 +47,11 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
         if t.reload_dataloaders_every_n_epochs and t.current_epoch % t.reload_dataloaders_every_n_epochs == 0 \
                 and t.current_epoch > 0:
             _setup_train_data(t, train_given)
-        _train_epoch(t)
+        if t._profiling:
+            with instrument(t, module, t.optimizers[0] if t.optimizers else None):
+                _train_epoch(t)
+        else:
+            _train_epoch(t)
         _epoch_end(t)
     t._call("on_train_end")
     t._results = None
@@ -214,6 +219,9 @@ def _train_epoch(t: Any) -> None:
     module._current_fx_name = "training_step"
 
     it = iter(loader)
+    if prof is not None:  # see profiling.py: wrappers instead of per-step `if profiling` checks
+        it = ProfiledIterator(it, prof, "[_TrainingEpochLoop].train_dataloader_next")
+        h_backward = True  # through trainer._backward, which profiles it
     batch = next(it, _END) if limit > 0 else _END
     batch_idx = -1
     while batch is not _END:
@@ -221,8 +229,6 @@ def _train_epoch(t: Any) -> None:
         if batch_idx < skip:  # resuming mid-epoch: these batches were trained before the checkpoint
             batch = next(it, _END) if batch_idx + 1 < limit else _END
             continue
-        if prof is not None:
-            prof.start("run_training_batch")
         # 1. fetch ahead so we know whether this is the last batch, and move this one to the device
         nxt = next(it, _END) if batch_idx + 1 < limit else _END
         is_last = nxt is _END
@@ -233,6 +239,8 @@ def _train_epoch(t: Any) -> None:
             if _batch_start(t, module, batch, batch_idx) == -1:
                 break
         # 2. forward, backward, step
+        if prof is not None:
+            prof.start("run_training_batch")
         step_now = automatic and ((batch_idx + 1) % accum == 0 or is_last)
         if not automatic:
             if mixed is None:
@@ -281,6 +289,8 @@ def _train_epoch(t: Any) -> None:
                     else:
                         optimizer.step()
                 t.global_step += 1
+        if prof is not None:
+            prof.stop("run_training_batch")
         # 3. schedulers, batch-end hooks, logging, validation
         if step_now and step_scheds:
             _step_schedulers(t, step_scheds, t._batches_that_stepped + 1)
@@ -299,8 +309,6 @@ def _train_epoch(t: Any) -> None:
             eval_loop.run_validation_in_fit(t, accumulating=not stepped and automatic)
         if stepped:
             t._batches_that_stepped += 1
-        if prof is not None:
-            prof.stop("run_training_batch")
         if max_time is not None and time.monotonic() - t._fit_start_time >= max_time:
             t.should_stop = True
         if t.should_stop:

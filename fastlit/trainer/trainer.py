@@ -1,6 +1,7 @@
 """``Trainer``: Lightning 2.x's arguments and entry points; the loops live in fit_loop.py and eval_loop.py."""
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import partial
 from typing import Any, Callable, Iterable, Optional, Union
@@ -27,6 +28,7 @@ from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import WarningCache, rank_zero_info, rank_zero_warn
 
 _warnings = WarningCache()
+_NULL = contextlib.nullcontext()
 # Per-epoch/run hooks dispatched through the hook table (callbacks first, then the module).
 _RUN_HOOKS = (
     "on_fit_start", "on_fit_end", "on_sanity_check_start", "on_sanity_check_end", "on_train_start", "on_train_end",
@@ -618,6 +620,7 @@ class Trainer:
         ckpt_path = self._select_ckpt_path(ckpt_path)
         self._ckpt_path = ckpt_path
 
+        self.profiler._lightning_module = model
         self.profiler.setup(stage=fn.value, local_rank=None, log_dir=self.log_dir)
         if self.datamodule is not None:
             self.datamodule.prepare_data()
@@ -749,10 +752,11 @@ class Trainer:
             loss = scaler.scale(loss)
         self._call("on_before_backward", loss)
         module = self.lightning_module
-        if self._module_backward:
-            module.backward(loss)
-        else:
-            loss.backward()
+        with self.profiler.profile("[Strategy]SingleDeviceStrategy.backward") if self._profiling else _NULL:
+            if self._module_backward:
+                module.backward(loss)
+            else:
+                loss.backward()
         self._call("on_after_backward")
 
     def _manual_backward(self, loss: Tensor, *args: Any, **kwargs: Any) -> None:
