@@ -1,0 +1,66 @@
+"""`fastlit bench`: the loop suite runs and reports ratios; --json writes them; --compare catches regressions."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from fastlit.bench import cli, loop, timing
+
+
+def test_interleave_runs_variants_in_rounds_and_drops_warmup():
+    calls = []
+    variants = {name: (lambda name=name: calls.append(name) or len(calls)) for name in ("a", "b")}
+    out = timing.interleave(variants, repeats=2, warmup=1)
+    assert calls == ["a", "b", "a", "b", "a", "b"]
+    assert out == {"a": [3, 5], "b": [4, 6]}
+
+
+def test_compare_names_only_ratios_worse_than_tolerance():
+    base = {"loop.fastlit": 1.00, "loop.fastlit_off": 0.90}
+    assert cli.compare({"loop.fastlit": 1.09, "loop.fastlit_off": 0.80}, base, 0.10) == []
+    worse = cli.compare({"loop.fastlit": 1.20, "loop.fastlit_off": 0.91}, base, 0.10)
+    assert len(worse) == 1 and worse[0].startswith("loop.fastlit:")
+
+
+def test_loop_suite_reports_every_variant(monkeypatch):
+    # a small epoch count keeps this a smoke test; the ratios themselves live in the benchmark, not here
+    monkeypatch.setattr(loop.workloads, "EPOCHS", 1)
+    monkeypatch.setattr(loop.workloads, "N_SAMPLES", 640)
+    result = loop.run(threads=1, repeats=1, lightning=False)
+    names = [r["variant"] for r in result["rows"]]
+    assert names == ["plain", "fastlit_off", "fastlit"]
+    plain = result["rows"][0]
+    assert plain["ratio_vs_plain"] == 1.0 and plain["ms_per_step"] > 0
+    assert set(result["ratios"]) == {"loop.fastlit_off", "loop.fastlit"}
+    assert all(v > 0 for v in result["ratios"].values())
+    assert "plain PyTorch loop" in loop.format_table(result)
+
+
+def test_cli_json_and_compare_exit_code(tmp_path, monkeypatch):
+    fake = {"workload": "w", "threads": 1, "repeats": 1, "ratios": {"loop.fastlit": 1.5},
+            "rows": [{"variant": "plain", "label": "plain", "ms_per_step": 1.0, "spread": 0.0, "n": 1,
+                      "ratio_vs_plain": 1.0}]}
+    monkeypatch.setattr(loop, "run", lambda **kw: fake)
+    out = tmp_path / "bench.json"
+    assert cli.run(cli_args(["--json", str(out)])) == 0
+    data = json.loads(out.read_text())
+    assert data["ratios"] == {"loop.fastlit": 1.5} and "cpu" in data["machine"]
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"ratios": {"loop.fastlit": 1.0}}))
+    assert cli.run(cli_args(["--compare", str(base)])) == 1
+    base.write_text(json.dumps({"ratios": {"loop.fastlit": 1.45}}))
+    assert cli.run(cli_args(["--compare", str(base)])) == 0
+
+
+def cli_args(extra):
+    import argparse
+
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    return p.parse_args(extra)
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "fastlit.cli", "bench", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--compare" in out.stdout
