@@ -158,10 +158,10 @@ def models(pl: Any) -> SimpleNamespace:
         def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
             return self._shared(batch, "train")
 
-        def validation_step(self, batch: Any, batch_idx: int) -> None:
+        def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
             self._shared(batch, "val")
 
-        def test_step(self, batch: Any, batch_idx: int) -> None:
+        def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
             self._shared(batch, "test")
 
         def configure_optimizers(self) -> Any:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -267,21 +268,32 @@ def _restore_modes(module: torch.nn.Module, modes: dict[str, bool]) -> None:
 
 
 def _print_results(results: list[dict[str, float]], stage: str) -> None:
-    """Lightning's plain-text results table (one column per dataloader)."""
-    metrics = sorted({k for r in results for k in r})
+    """Lightning's plain-text results table: one row per metric (the ``/dataloader_idx_N`` suffix dropped, since
+    the column says which loader), one column per dataloader, cells at least 25 wide, bars as wide as the
+    terminal, trailing blanks stripped."""
+    per_loader = [{k.split("/dataloader_idx_")[0]: v for k, v in r.items()} for r in results]
+    metrics = sorted({k for r in per_loader for k in r})
     if not metrics:
         return
-    width = shutil.get_terminal_size((120, 30)).columns
-    headers = [f"{stage} metric"] + [f"DataLoader {i}" for i in range(len(results))]
-    col = max(max(len(h) for h in headers), max(len(m) for m in metrics)) + 2
-    total = col * len(headers)
-    if total > width:
-        col = max(10, width // len(headers))
-        total = col * len(headers)
-    bar = "─" * total
-    lines = [bar, "".join(h.center(col) for h in headers), bar]
-    for m in metrics:
-        row = [m.center(col)] + [str(r.get(m, "")).center(col) for r in results]
-        lines.append("".join(row))
-    lines.append(bar)
-    print(os.linesep.join(lines))
+    headers = [f"DataLoader {i}" for i in range(len(results))]
+    term = shutil.get_terminal_size((120, 30)).columns or 120
+    width = int(min(max(max(map(len, metrics)), max(map(len, headers)), 25), term / 2))
+    per_table = max(1, int((term - width) / width))
+    half = int(term / 2)
+    try:
+        "─".encode(sys.stdout.encoding or "utf-8")
+        bar = "─" * term
+    except UnicodeEncodeError:
+        bar = "-" * term
+    for start in range(0, len(headers), per_table):
+        loaders = per_loader[start:start + per_table]
+        cell = f"{{:^{width}}}" * (len(loaders) + 1)
+        lines = [bar, cell.format(f"{stage} metric", *headers[start:start + per_table]).rstrip(), bar]
+        for name in metrics:
+            values = [str(r[name]) if name in r else " " for r in loaders]
+            while len(name) > half:  # very long names wrap over several lines
+                lines.append(cell.format(name[:half], *values).rstrip())
+                name, values = name[half:], [" "] * len(values)
+            lines.append(cell.format(name, *values).rstrip())
+        lines.append(bar)
+        print(os.linesep.join(lines))

@@ -347,6 +347,8 @@ def _batch_end(t: Any, module: LightningModule, out: Any, batch: Any, batch_idx:
         out = {"loss": out.detach()}
     elif isinstance(out, Mapping):
         out = {k: (v.detach() if k == "loss" and isinstance(v, Tensor) else v) for k, v in out.items()}
+    elif out is None:
+        out = {}  # Lightning hands an empty dict to on_train_batch_end when training_step returned None
     t._call("on_train_batch_end", out, batch, batch_idx)
     module._current_fx_name = "training_step"
 
