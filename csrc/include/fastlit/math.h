@@ -126,25 +126,25 @@ FASTLIT_HDI void norm_accumulate(V x, V& sumsq, V& amax, V& probe) {
   probe = probe + nonfinite_probe(x);
 }
 
-// torch.nn.utils.clip_grad_norm_'s coefficient, min(1, max_norm / (norm + 1e-6)), for grads that still carry
-// a loss scale: norm is the norm of the scaled grads. Returns the factor to multiply the scaled grads by.
-FASTLIT_HDI float clip_factor(float scaled_norm, float max_norm, float inv_scale) {
+// torch.nn.utils.clip_grad_norm_'s coefficient, min(1, max_norm / (norm + 1e-6)), times inv_scale: the factor
+// that turns still-scaled grads into unscaled, clipped ones. norm is the norm of the unscaled grads; a nan norm
+// gives a nan factor (as in torch). max_norm <= 0 means no clipping.
+FASTLIT_HDI float clip_factor(float norm, float max_norm, float inv_scale) {
   if (!(max_norm > 0.0f)) return inv_scale;
-  const float coef = max_norm / (scaled_norm * inv_scale + 1e-6f);
-  return inv_scale * FloatMath::min(coef, 1.0f);
+  return inv_scale * FloatMath::min(max_norm / (norm + 1e-6f), 1.0f);
 }
 
-// aten::_amp_update_scale_ on plain values.
-FASTLIT_HDI void update_scale(float& scale, int& growth_tracker, float found_inf, float growth_factor,
-                              float backoff_factor, int growth_interval) {
+// aten::_amp_update_scale_ on plain values (the products are taken in double, as torch does).
+FASTLIT_HDI void update_scale(float& scale, int& growth_tracker, float found_inf, double growth_factor,
+                              double backoff_factor, int growth_interval) {
   if (found_inf != 0.0f) {
-    scale *= backoff_factor;
+    scale = static_cast<float>(scale * backoff_factor);
     growth_tracker = 0;
     return;
   }
   const int successful = growth_tracker + 1;
   if (successful == growth_interval) {
-    const float grown = scale * growth_factor;
+    const float grown = static_cast<float>(scale * growth_factor);
     if (grown - grown == 0.0f) scale = grown;  // finite (inf - inf and nan - nan are nan)
     growth_tracker = 0;
   } else {

@@ -1,0 +1,69 @@
+// Loss-scaling ops on the CPU: fastlit::unscale_and_check_ and fastlit::update_scale_.
+#include <torch/library.h>
+
+#include <fastlit/checks.h>
+
+#include <algorithm>
+
+#include "cpu/common.h"
+#include "cpu/kernels.h"
+
+namespace fastlit::cpu {
+namespace {
+
+void unscale_and_check_cpu(at::TensorList grads, const at::Tensor& found_inf, const at::Tensor& inv_scale) {
+  constexpr const char* op = "fastlit.unscale_and_check_";
+  const size_t n = grads.size();
+  if (n == 0) return;
+  const at::Device device = grads[0].device();
+  check_scalar(op, "found_inf", found_inf, device);
+  check_scalar(op, "inv_scale", inv_scale, device);
+  std::vector<int64_t> numels(n);
+  for (size_t i = 0; i < n; ++i) {
+    const at::Tensor& g = grads[i];
+    TORCH_CHECK(g.defined() && g.layout() == at::kStrided && g.is_non_overlapping_and_dense(), op, ": grads[", i,
+                "] must be a dense tensor (not None, sparse or a view with gaps).");
+    TORCH_CHECK(g.device() == device, op, ": grads[", i, "] is on ", g.device(), " but grads[0] is on ", device,
+                "; call once per device.");
+    check_float_tensor(op, "grads", i, g);
+    numels[i] = g.numel();
+  }
+  const float inv = *inv_scale.data_ptr<float>();
+  bool parallel = false;
+  const auto chunks = plan_chunks(numels, parallel);
+  std::vector<char> bad(chunks.size(), 0);
+  const Kernels& k = kernels();
+  run_chunks(chunks, parallel, [&](const Chunk& c, size_t slot) {
+    if (c.end <= c.begin) return;
+    const at::Tensor& g = grads[c.tensor];
+    bad[slot] = k.unscale[dtype_code(g.scalar_type())](at_elem(g.data_ptr(), c.begin, g.element_size()),
+                                                       c.end - c.begin, inv);
+  });
+  if (std::any_of(bad.begin(), bad.end(), [](char b) { return b != 0; })) *found_inf.data_ptr<float>() = 1.0f;
+}
+
+void update_scale_cpu(const at::Tensor& scale, const at::Tensor& growth_tracker, const at::Tensor& found_inf,
+                      double growth_factor, double backoff_factor, int64_t growth_interval) {
+  constexpr const char* op = "fastlit.update_scale_";
+  check_scalar(op, "scale", scale, scale.device());
+  check_scalar(op, "found_inf", found_inf, scale.device());
+  TORCH_CHECK(growth_tracker.numel() == 1 && growth_tracker.scalar_type() == at::kInt &&
+                  growth_tracker.device() == scale.device(),
+              op, ": growth_tracker must be a one-element int32 tensor on ", scale.device(), ", got ",
+              growth_tracker.scalar_type(), " on ", growth_tracker.device(), ".");
+  float s = *scale.data_ptr<float>();
+  int tracker = *growth_tracker.data_ptr<int>();
+  update_scale(s, tracker, *found_inf.data_ptr<float>(), growth_factor, backoff_factor,
+               static_cast<int>(growth_interval));
+  *scale.data_ptr<float>() = s;
+  *growth_tracker.data_ptr<int>() = tracker;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(fastlit, CPU, m) {
+  m.impl("unscale_and_check_", &unscale_and_check_cpu);
+  m.impl("update_scale_", &update_scale_cpu);
+}
+
+}  // namespace fastlit::cpu
