@@ -30,6 +30,7 @@ def _setup(t: Any, key: str, given: Any) -> list[Any]:
         data_mod.check_is_loader(dl, key)
     lim = getattr(t, _LIMIT[key])
     counts = [data_mod.limit(data_mod.length(dl), lim, _LIMIT[key]) for dl in loaders]
+    t._eval_steps_logged = [0] * len(loaders)  # x-axis of eval on_step metrics: runs on across a fit's validations
     if key == "val":
         t.val_dataloaders = loaders[0] if len(loaders) == 1 else loaders
         t.num_val_batches = counts
@@ -135,6 +136,7 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
     grad_ctx = torch.inference_mode if t.inference_mode and not fitting else torch.no_grad
     per_loader: list[dict[str, Any]] = []
     legacy: Optional[bool] = None  # 1.x style: metrics returned from the step instead of self.log
+    step_metrics = not t.sanity_checking  # on_step=True values reach the trainer's dicts and loggers per batch
     with grad_ctx():
         for dl_idx, (loader, n) in enumerate(zip(loaders, counts)):
             results.dataloader_idx = dl_idx if multi else None
@@ -157,6 +159,14 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
                     _log_returned(results, _STEP[key], out)
                 if h_end:
                     t._call(f"on_{hook}_batch_end", out, batch, batch_idx, *extra)
+                if step_metrics:
+                    # Lightning logs these at step = batches this dataloader has run since its setup
+                    if results.has_step_metrics():
+                        step_log, step_pbar, _ = results.metrics(on_step=True)
+                        t._logged_metrics.update(step_log)
+                        t._progress_bar_metrics.update(step_pbar)
+                        t._emit(step_log, step=t._eval_steps_logged[dl_idx])
+                    t._eval_steps_logged[dl_idx] += 1
             results.batch = None
     results.dataloader_idx = None
     t._epoch_end_phase = True
