@@ -151,6 +151,8 @@ class EarlyStopping(Callback):
             return
         current = torch.as_tensor(logs[self.monitor]).squeeze()
         should_stop, reason = self._evaluate_stopping_criteria(current)
+        # under DDP every rank must agree, or the ranks would leave the loop at different steps and hang
+        should_stop = trainer.strategy.reduce_boolean_decision(should_stop, all=False)
         trainer.should_stop = trainer.should_stop or should_stop
         if should_stop:
             self.stopped_epoch = trainer.current_epoch

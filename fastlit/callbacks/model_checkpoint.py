@@ -174,7 +174,8 @@ class ModelCheckpoint(Checkpoint):
 
     # ------------------------------------------------------------------ hooks
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        self.dirpath = self._resolve_ckpt_dir(trainer)
+        # rank 0 decides (its logger picked the version dir); other ranks must use the same paths
+        self.dirpath = trainer.strategy.broadcast(self._resolve_ckpt_dir(trainer))
         if stage == "fit":
             self._val_has_run = False
             if trainer.is_global_zero and self.save_top_k != 0 and os.path.isdir(self.dirpath) \

@@ -21,6 +21,28 @@ class Strategy:
         return True
 
     @property
+    def global_rank(self) -> int:
+        return 0
+
+    @property
+    def local_rank(self) -> int:
+        return 0
+
+    @property
+    def node_rank(self) -> int:
+        return 0
+
+    def launch(self) -> None:
+        """Start other processes / join a process group (nothing to do on one device)."""
+
+    def wrap(self, module: Any) -> Optional[Any]:
+        """The object whose forward runs ``training_step`` (None: call the module's method directly)."""
+        return None
+
+    def record_failure(self, exc: BaseException) -> None:
+        """Nothing to tell other ranks."""
+
+    @property
     def world_size(self) -> int:
         return 1
 

@@ -119,3 +119,32 @@ def check_is_loader(loader: Any, stage: str) -> None:
 
 def ceil_len(n: float) -> int:
     return int(math.ceil(n))
+
+
+def with_distributed_sampler(loader: Any, strategy: Any, shuffle: Optional[bool] = None) -> Any:
+    """Rebuild a DataLoader so each rank reads its own shard (Lightning's ``use_distributed_sampler``).
+
+    The shard sampler shuffles when the original loader did (a ``RandomSampler``), seeded with the global seed
+    so every rank draws the same permutation; ``set_epoch`` is called each epoch by the loop. Like torch's
+    ``DistributedSampler`` it pads the last shard by repeating samples so every rank gets as many batches.
+    """
+    from torch.utils.data import DistributedSampler, RandomSampler
+
+    if not isinstance(loader, DataLoader) or isinstance(loader.dataset, IterableDataset):
+        return loader
+    if isinstance(loader.sampler, DistributedSampler) or loader.batch_sampler is None:
+        return loader
+    if shuffle is None:
+        shuffle = isinstance(loader.sampler, RandomSampler)
+    import os
+
+    sampler = DistributedSampler(loader.dataset, num_replicas=strategy.world_size, rank=strategy.global_rank,
+                                 shuffle=shuffle, seed=int(os.environ.get("PL_GLOBAL_SEED", 0)))
+    kwargs = dict(batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
+                  collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
+                  timeout=loader.timeout, worker_init_fn=loader.worker_init_fn, generator=loader.generator,
+                  multiprocessing_context=loader.multiprocessing_context,
+                  persistent_workers=loader.persistent_workers)
+    if loader.num_workers > 0:
+        kwargs["prefetch_factor"] = loader.prefetch_factor
+    return DataLoader(loader.dataset, **kwargs)

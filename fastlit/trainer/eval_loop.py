@@ -28,6 +28,8 @@ def _setup(t: Any, key: str, given: Any) -> list[Any]:
     loaders = data_mod.as_list(data_mod.resolve(key, given, t.datamodule, t.lightning_module))
     for dl in loaders:
         data_mod.check_is_loader(dl, key)
+    if t.world_size > 1 and t.use_distributed_sampler and key != "predict":
+        loaders = [data_mod.with_distributed_sampler(dl, t.strategy, shuffle=False) for dl in loaders]
     lim = getattr(t, _LIMIT[key])
     counts = [data_mod.limit(data_mod.length(dl), lim, _LIMIT[key]) for dl in loaders]
     t._eval_steps_logged = [0] * len(loaders)  # x-axis of eval on_step metrics: runs on across a fit's validations
@@ -118,7 +120,7 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
     module: LightningModule = t.lightning_module
     hook = _HOOK[key]
     step_fn = getattr(module, _STEP[key])
-    results = Results(training=False)
+    results = Results(training=False, reduce=t.strategy.reduce if t.world_size > 1 else None)
     t._results = results
     device = t.strategy.root_device
     from fastlit.trainer.fit_loop import _batch_transfer

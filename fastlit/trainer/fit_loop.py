@@ -38,7 +38,7 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
         return
     if _done(t):
         return
-    t._results = Results(training=True)
+    t._results = Results(training=True, reduce=t.strategy.reduce if t.world_size > 1 else None)
     t.state.stage = RunningStage.TRAINING
     # no module.train() here: like Lightning, submodules the user put in eval mode (frozen BatchNorm) stay so
     t._fit_start_time = time.monotonic()
@@ -79,6 +79,8 @@ def _can_stop(t: Any) -> bool:
 def _setup_train_data(t: Any, given: Any) -> None:
     loader = data_mod.resolve("train", given, t.datamodule, t.lightning_module)
     data_mod.check_is_loader(loader, "train")
+    if t.world_size > 1 and t.use_distributed_sampler:
+        loader = data_mod.with_distributed_sampler(loader, t.strategy)
     t.train_dataloader = loader
     t.num_training_batches = data_mod.limit(data_mod.length(loader), t.limit_train_batches, "limit_train_batches")
     t.val_check_batch = data_mod.val_check_batch(t.val_check_interval, t.num_training_batches,
@@ -129,8 +131,9 @@ class _Closure:
 
     def __call__(self) -> Optional[Tensor]:
         t, module = self.t, self.t.lightning_module
+        step = t._ddp_model if t._ddp_model is not None else module.training_step
         with t.precision_plugin.autocast():
-            out = module.training_step(self.batch, self.batch_idx)
+            out = step(self.batch, self.batch_idx)
         loss = _loss_of(out)
         self.output = out
         if self.zero_grad:
@@ -198,6 +201,7 @@ def _train_epoch(t: Any) -> None:
     closure_path = automatic and optimizer is not None and (
         is_overridden("optimizer_step", module, LightningModule) or isinstance(optimizer, torch.optim.LBFGS))
     closure = _Closure(t) if closure_path else None
+    train_step = t._ddp_model if t._ddp_model is not None else module.training_step  # DDP syncs through forward
     plain_step = not closure_path and scaler is None
     h_batch_start = hooks["on_train_batch_start"]
     h_batch_end = hooks["on_train_batch_end"]
@@ -244,10 +248,10 @@ def _train_epoch(t: Any) -> None:
         step_now = automatic and ((batch_idx + 1) % accum == 0 or is_last)
         if not automatic:
             if mixed is None:
-                out = module.training_step(batch, batch_idx)
+                out = train_step(batch, batch_idx)
             else:
                 with mixed():
-                    out = module.training_step(batch, batch_idx)
+                    out = train_step(batch, batch_idx)
         elif closure is not None:
             closure.batch, closure.batch_idx, closure.zero_grad = batch, batch_idx, batch_idx % accum == 0
             if step_now:
@@ -260,10 +264,10 @@ def _train_epoch(t: Any) -> None:
             out = closure.output
         else:
             if mixed is None:
-                out = module.training_step(batch, batch_idx)
+                out = train_step(batch, batch_idx)
             else:
                 with mixed():
-                    out = module.training_step(batch, batch_idx)
+                    out = train_step(batch, batch_idx)
             loss = out if type(out) is Tensor else _loss_of(out)
             if batch_idx % accum == 0:
                 if h_zero_grad:

@@ -66,7 +66,7 @@ class _Metric:
     """One logged name in one hook: last step value plus an epoch accumulator."""
 
     __slots__ = ("name", "fx", "prog_bar", "logger", "on_step", "on_epoch", "reduce", "dl_idx", "step_value",
-                 "total", "count", "fresh", "meta")
+                 "total", "count", "fresh", "meta", "sync")
 
     def __init__(self, name: str, fx: str, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool,
                  reduce: str, dl_idx: Optional[int], meta: tuple) -> None:
@@ -76,10 +76,12 @@ class _Metric:
         self.total: Any = None
         self.count: Any = 0
         self.fresh = False  # logged since the last reset
+        self.sync: Optional[Callable] = None  # cross-rank reduce for sync_dist=True (DDP only)
 
     def update(self, value: Any, batch_size: int) -> None:
         if self.on_step:
-            self.step_value = value
+            # Lightning syncs the step value (only) when it is logged; the epoch totals are synced at the end
+            self.step_value = value if self.sync is None else self.sync(torch.as_tensor(value), reduce_op=self.reduce)
         if self.on_epoch:
             total = self.total
             if self.reduce == "mean":
@@ -97,9 +99,16 @@ class _Metric:
     def epoch_value(self) -> Any:
         if self.total is None:
             return None
+        total, count = self.total, self.count
+        if self.sync is not None:  # Lightning's sync_dist: reduce the running totals, then divide
+            total = self.sync(torch.as_tensor(total, dtype=torch.get_default_dtype()),
+                              reduce_op="sum" if self.reduce == "mean" else self.reduce)
+            if self.reduce == "mean":
+                count = self.sync(torch.as_tensor(count, dtype=torch.get_default_dtype(), device=total.device),
+                                  reduce_op="sum")
         if self.reduce == "mean":
-            return self.total / self.count
-        return self.total
+            return total / count
+        return total
 
     def reset(self) -> None:
         self.step_value, self.total, self.count, self.fresh = None, None, 0, False
@@ -110,8 +119,9 @@ class Results:
 
     DATALOADER_SUFFIX = "/dataloader_idx_{}"
 
-    def __init__(self, training: bool) -> None:
+    def __init__(self, training: bool, reduce: Optional[Callable] = None) -> None:
         self.training = training
+        self.reduce = reduce  # the strategy's cross-rank reduce under DDP, else None
         self.items: dict[tuple, _Metric] = {}
         self.batch: Any = None  # the current batch, read only if a batch size is needed
         self.dataloader_idx: Optional[int] = None
@@ -122,8 +132,10 @@ class Results:
         dl_idx = self.dataloader_idx if add_dataloader_idx else None
         key = (fx, name, dl_idx)
         metric = self.items.get(key)
-        if metric is None or metric.meta != (prog_bar, logger, on_step, on_epoch, reduce_fx):
+        if metric is None or metric.meta != (prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist):
             metric = self._new_metric(key, fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx, dl_idx, metric)
+            metric.meta = (prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist)
+            metric.sync = self.reduce if sync_dist else None
         if isinstance(value, Tensor):
             if value.numel() != 1:
                 raise MisconfigurationException(

@@ -15,7 +15,7 @@ from fastlit.checkpoint.io import CheckpointIO, TorchCheckpointIO
 from fastlit.core.datamodule import LightningDataModule
 from fastlit.core.module import LightningModule
 from fastlit.core.optimizer import LightningOptimizer
-from fastlit.strategies.single_device import SingleDeviceStrategy
+from fastlit.strategies.select import select_strategy
 from fastlit.trainer import data as data_mod
 from fastlit.trainer import legacy
 from fastlit.trainer.metrics import Results
@@ -127,14 +127,9 @@ class Trainer:
             log_every_n_steps = 0
 
         # ---- device, strategy, precision
-        self.accelerator, device = _select_device(accelerator, devices)
-        if strategy not in ("auto", "single_device", None) and not isinstance(strategy, SingleDeviceStrategy):
-            raise MisconfigurationException(
-                f"`Trainer(strategy={strategy!r})`: fastlit runs one process on one device so far; multi-process "
-                "strategies (ddp, ddp_spawn, fsdp, deepspeed) are not available yet. Use `strategy='auto'`.")
-        self.strategy = strategy if isinstance(strategy, SingleDeviceStrategy) else SingleDeviceStrategy(device)
+        self.accelerator, self.strategy = select_strategy(accelerator, strategy, devices, num_nodes)
         self.num_nodes = num_nodes
-        self.num_devices = 1
+        self.num_devices = max(1, len(getattr(self.strategy, 'parallel_devices', []) or [None]))
         self.precision = normalize(precision)
         self.precision_plugin = Precision(self.precision, self.strategy.root_device)
 
@@ -245,6 +240,7 @@ class Trainer:
         self._eval_verbose = True
         self._return_predictions = True
         self._val_loaders: list[Any] = []
+        self._ddp_model: Optional[torch.nn.Module] = None
         self._results: Optional[Results] = None
         self._callback_metrics: dict[str, Any] = {}
         self._logged_metrics: dict[str, Any] = {}
@@ -388,15 +384,15 @@ class Trainer:
 
     @property
     def global_rank(self) -> int:
-        return 0
+        return self.strategy.global_rank
 
     @property
     def local_rank(self) -> int:
-        return 0
+        return self.strategy.local_rank
 
     @property
     def node_rank(self) -> int:
-        return 0
+        return self.strategy.node_rank
 
     @property
     def world_size(self) -> int:
@@ -576,7 +572,21 @@ class Trainer:
             raise
         except BaseException as e:
             self._interrupt(e)
+            if self.world_size > 1:
+                self._raise_distributed(e)
             raise
+
+    def _raise_distributed(self, exc: BaseException) -> None:
+        """Under DDP: tell the other ranks, stop local children, and report the rank that failed first."""
+        strategy = self.strategy
+        strategy.record_failure(exc)
+        other = strategy.failure_of_other_rank(wait_s=2.0 if isinstance(exc, RuntimeError) else 0.0)
+        if hasattr(strategy, "kill_children"):
+            strategy.kill_children()
+        if other is not None and not isinstance(exc, KeyboardInterrupt):
+            rank, tb = other
+            raise RuntimeError(f"DDP rank {rank} failed, so rank {strategy.global_rank} stopped too. Rank {rank}'s "
+                               f"error:\n{tb}") from exc
 
     def _interrupt(self, exception: BaseException) -> None:
         self.state.status = TrainerStatus.INTERRUPTED
@@ -601,6 +611,7 @@ class Trainer:
         from fastlit.trainer import eval_loop, fit_loop
 
         fn = self.state.fn
+        self.strategy.launch()  # DDP: start the other local ranks / join the process group
         self.lightning_module = model
         model._trainer = self
         if datamodule is not None:
@@ -646,6 +657,7 @@ class Trainer:
         self.precision_plugin.convert_module(model)
         if fn == TrainerFn.FITTING:
             self._setup_optimizers(model)
+            self._ddp_model = self.strategy.wrap(model) if self.world_size > 1 else None
             if checkpoint is not None:
                 ckpt_connector.restore_training_state(self, checkpoint)
             self._call("on_fit_start")
@@ -752,7 +764,7 @@ class Trainer:
             loss = scaler.scale(loss)
         self._call("on_before_backward", loss)
         module = self.lightning_module
-        with self.profiler.profile("[Strategy]SingleDeviceStrategy.backward") if self._profiling else _NULL:
+        with self.profiler.profile(f"[Strategy]{type(self.strategy).__name__}.backward") if self._profiling else _NULL:
             if self._module_backward:
                 module.backward(loss)
             else:
@@ -912,40 +924,6 @@ def _init_arg_names() -> list[str]:
     import inspect
 
     return [p for p in inspect.signature(Trainer.__init__).parameters if p not in ("self", "kwargs")]
-
-
-def _select_device(accelerator: Any, devices: Any) -> tuple[str, torch.device]:
-    acc = accelerator if isinstance(accelerator, str) else getattr(accelerator, "name", str(accelerator))
-    acc = acc.lower()
-    if acc not in ("auto", "cpu", "gpu", "cuda", "mps", "tpu"):
-        raise MisconfigurationException(
-            f"You selected an invalid accelerator name: `accelerator={accelerator!r}`. Available names are: auto, cpu, cuda, gpu.")
-    if acc == "auto":
-        acc = "cuda" if torch.cuda.is_available() else "cpu"
-    if acc in ("gpu", "cuda"):
-        if not torch.cuda.is_available():
-            raise MisconfigurationException(
-                "`Trainer(accelerator='gpu')` was requested but CUDA is not available on this machine. "
-                "Use `accelerator='cpu'` (or 'auto').")
-        acc = "cuda"
-    if acc in ("mps", "tpu"):
-        raise MisconfigurationException(f"`accelerator={acc!r}` is not supported by fastlit; use 'cpu' or 'cuda'.")
-    n = devices
-    if isinstance(devices, str):
-        n = 1 if devices == "auto" else (devices.split(",") if "," in devices else int(devices))
-    idx = 0
-    if isinstance(n, (list, tuple)):
-        if len(n) != 1:
-            raise MisconfigurationException(f"`devices={devices!r}`: fastlit trains on one device so far; pass one device.")
-        idx = int(n[0])
-        n = 1
-    if n == -1 and acc == "cpu":
-        n = 1
-    if n != 1:
-        raise MisconfigurationException(
-            f"`devices={devices!r}`: fastlit trains on one device per run so far (multi-device DDP is not "
-            "available yet). Use `devices=1`.")
-    return acc, torch.device(f"cuda:{idx}") if acc == "cuda" else torch.device("cpu")
 
 
 def _check_module(model: Any, fn: str) -> LightningModule:

@@ -1,0 +1,63 @@
+"""A training script the DDP tests run as `python ddp_script.py OUT_DIR MODE ...` (and under torchrun).
+
+Each rank writes what it observed to OUT_DIR/rank<R>.json so the test can compare ranks and runs.
+"""
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import fastlit as pl
+
+out_dir, mode = sys.argv[1], sys.argv[2]
+devices = int(os.environ.get("TEST_DEVICES", "2"))
+batch = int(os.environ.get("TEST_BATCH", "8"))
+
+
+class Net(pl.LightningModule):
+    def __init__(self, fail_rank: int = -1):
+        super().__init__()
+        torch.manual_seed(0)
+        self.l1, self.l2 = nn.Linear(8, 16), nn.Linear(16, 1)
+        self.fail_rank = fail_rank
+
+    def training_step(self, b, i):
+        if self.global_rank == self.fail_rank and self.global_step == 2:
+            raise ValueError(f"boom on rank {self.global_rank}")
+        x, y = b
+        loss = F.mse_loss(self.l2(torch.tanh(self.l1(x))), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
+        self.log("rank_value", float(self.global_rank), on_step=False, on_epoch=True, sync_dist=True)
+        return loss
+
+    def validation_step(self, b, i):
+        x, y = b
+        self.log("val_loss", F.mse_loss(self.l2(torch.tanh(self.l1(x))), y), sync_dist=True)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+g = torch.Generator().manual_seed(1)
+data = TensorDataset(torch.randn(64, 8, generator=g), torch.randn(64, 1, generator=g))
+kwargs = dict(max_epochs=2, accelerator="cpu", devices=devices, enable_progress_bar=False,
+              enable_model_summary=False, default_root_dir=out_dir, fused_optimizer=False)
+if mode == "resume":
+    kwargs["max_epochs"] = 3
+model = Net(fail_rank=int(os.environ.get("TEST_FAIL_RANK", "-1")))
+trainer = pl.Trainer(**kwargs)
+ckpt = os.environ.get("TEST_CKPT") or None
+trainer.fit(model, DataLoader(data, batch_size=batch), DataLoader(data, batch_size=batch), ckpt_path=ckpt)
+result = {
+    "rank": trainer.global_rank, "world_size": trainer.world_size, "global_step": trainer.global_step,
+    "epoch": trainer.current_epoch,
+    "weights": [p.detach().flatten().tolist() for p in model.parameters()],
+    "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
+    "best": trainer.checkpoint_callback.best_model_path,
+}
+with open(os.path.join(out_dir, f"rank{trainer.global_rank}.json"), "w") as f:
+    json.dump(result, f)

@@ -1,0 +1,73 @@
+"""DDP on CPU (gloo, 2 processes): the script re-launch, torchrun, equivalence to single-process training,
+one checkpoint file, resume, sync_dist metrics, and a failing rank ending the run with its own error."""
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "ddp_script.py")
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+
+
+def _run(tmp_path, mode="fit", launcher=None, timeout=240, **env):
+    full_env = dict(os.environ, **{k: str(v) for k, v in env.items()})
+    for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "FASTLIT_DDP_ERRDIR"):
+        full_env.pop(key, None)
+    cmd = [sys.executable, SCRIPT, str(tmp_path), mode]
+    if launcher == "torchrun":
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--master-port=0",
+               "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0", SCRIPT, str(tmp_path), mode]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return proc, time.monotonic() - t0
+
+
+def _ranks(tmp_path):
+    return {int(os.path.basename(p)[4:-5]): json.load(open(p)) for p in glob.glob(str(tmp_path / "rank*.json"))}
+
+
+@pytest.mark.parametrize("launcher", [None, "torchrun"])
+def test_two_ranks_end_identical_and_match_one_process_with_double_batch(tmp_path, launcher):
+    proc, _ = _run(tmp_path / "ddp", launcher=launcher)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = _ranks(tmp_path / "ddp")
+    assert sorted(ranks) == [0, 1] and all(r["world_size"] == 2 for r in ranks.values())
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+    assert ranks[0]["best"] == ranks[1]["best"] and ranks[0]["best"].endswith("epoch=1-step=8.ckpt")
+    assert ranks[0]["global_step"] == 8  # 64 samples / (2 ranks x 8) x 2 epochs
+    single, _ = _run(tmp_path / "single", TEST_DEVICES=1, TEST_BATCH=16)
+    assert single.returncode == 0, single.stderr[-3000:]
+    one = _ranks(tmp_path / "single")[0]
+    assert one["global_step"] == 8
+    for a, b in zip(ranks[0]["weights"], one["weights"]):
+        assert torch.allclose(torch.tensor(a), torch.tensor(b), atol=1e-5)
+    # sync_dist epoch metrics are the global mean on every rank
+    assert ranks[0]["metrics"]["rank_value"] == ranks[1]["metrics"]["rank_value"] == 0.5
+    assert ranks[0]["metrics"]["val_loss"] == pytest.approx(ranks[1]["metrics"]["val_loss"])
+    assert ranks[0]["metrics"]["train_loss"] == pytest.approx(one["metrics"]["train_loss"], abs=1e-5)
+
+
+def test_checkpoint_written_once_and_resumes_under_ddp(tmp_path):
+    proc, _ = _run(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpts = glob.glob(str(tmp_path / "**" / "*.ckpt"), recursive=True)
+    assert [os.path.basename(p) for p in ckpts] == ["epoch=1-step=8.ckpt"]
+    assert len(glob.glob(str(tmp_path / "lightning_logs" / "version_*"))) == 1  # one logger dir, not one per rank
+    proc, _ = _run(tmp_path, mode="resume", TEST_CKPT=ckpts[0])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = _ranks(tmp_path)
+    assert ranks[0]["global_step"] == ranks[1]["global_step"] == 12 and ranks[0]["epoch"] == 3
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+def test_failing_rank_stops_the_run_with_its_error(tmp_path):
+    proc, seconds = _run(tmp_path, TEST_FAIL_RANK=1, timeout=180)
+    assert proc.returncode != 0
+    assert "boom on rank 1" in proc.stderr
+    assert seconds < 120
+    assert not _ranks(tmp_path)  # nobody finished
