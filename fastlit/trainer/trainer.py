@@ -23,7 +23,7 @@ from fastlit.trainer.optimizers import LRSchedulerConfig, parse_configure_optimi
 from fastlit.trainer.precision import Precision, normalize
 from fastlit.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from fastlit.utilities.apply_func import convert_tensors_to_scalars
-from fastlit.utilities.exceptions import MisconfigurationException
+from fastlit.utilities.exceptions import MisconfigurationException, _TunerExitException
 from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import WarningCache, rank_zero_info, rank_zero_warn
 
@@ -566,6 +566,15 @@ class Trainer:
         """Run ``fn``; on an exception tell callbacks/loggers, tear down, and re-raise."""
         try:
             return fn(*args)
+        except _TunerExitException:  # the Tuner got its answer: end the run quietly, as Lightning does
+            stage = self.state.fn.value
+            if self.datamodule is not None:
+                self.datamodule.teardown(stage=stage)
+            self._call_all_callbacks("teardown", stage)
+            self.lightning_module.teardown(stage)
+            self._checkpoint_io.teardown()
+            self.state.status, self.state.stage = TrainerStatus.FINISHED, None
+            return None
         except KeyboardInterrupt as e:
             rank_zero_info("\nDetected KeyboardInterrupt, attempting graceful shutdown ...")
             self._interrupt(e)

@@ -7,3 +7,7 @@ class MisconfigurationException(Exception):
 
 class SIGTERMException(SystemExit):
     """Raised when the process received SIGTERM."""
+
+
+class _TunerExitException(Exception):
+    """Raised by the Tuner's finder callbacks to end the entry point once tuning is done (not an error)."""
