@@ -25,11 +25,21 @@ def _progress(ready: int, completed: int, started: bool = True, processed: bool 
     return d
 
 
+def _counts(started: int, processed: int, completed: int) -> dict[str, int]:
+    return {"ready": started, "started": started, "processed": processed, "completed": completed}
+
+
 def _loops_state(t: Any) -> dict[str, Any]:
+    # Lightning's counters at the moment of saving: an epoch is "started" once it runs and "processed" in its
+    # epoch-end hooks; a batch is "processed" but not yet "completed" during on_train_batch_end.
     in_epoch_end = bool(getattr(t, "_epoch_end_phase", False)) and t.training
     epochs_processed = t.current_epoch + (1 if in_epoch_end else 0)
+    epochs_started = t.current_epoch + (1 if getattr(t, "_in_train_epoch", False) else 0)
     batches = t._epoch_batches_done
+    pending = 1 if getattr(t, "_in_batch_end", False) else 0
+    total_batches = t._total_batches_done
     steps = t.global_step
+    epoch_steps = steps - getattr(t, "_epoch_start_step", 0) if getattr(t, "_in_train_epoch", False) else 0
     eval_zero = {"batch_progress": {"current": _progress(0, 0), "total": _progress(0, 0), "is_last_batch": False},
                  "state_dict": {}}
     return {
@@ -37,25 +47,26 @@ def _loops_state(t: Any) -> dict[str, Any]:
             "state_dict": {},
             "epoch_loop.state_dict": {"_batches_that_stepped": t._batches_that_stepped},
             "epoch_loop.batch_progress": {
-                "total": _progress(t._total_batches_done, t._total_batches_done),
-                "current": _progress(batches, batches),
+                "total": _counts(total_batches, total_batches, total_batches - pending),
+                "current": _counts(batches, batches, batches - pending),
                 "is_last_batch": bool(t._is_last_batch),
             },
             "epoch_loop.scheduler_progress": {"total": {"ready": 0, "completed": 0},
                                               "current": {"ready": 0, "completed": 0}},
             "epoch_loop.automatic_optimization.state_dict": {},
             "epoch_loop.automatic_optimization.optim_progress": {"optimizer": {
-                "step": {"total": {"ready": steps, "completed": steps}, "current": {"ready": steps, "completed": steps}},
+                "step": {"total": {"ready": steps, "completed": steps},
+                         "current": {"ready": epoch_steps, "completed": epoch_steps}},
                 "zero_grad": {"total": _progress(steps, steps, processed=False),
-                              "current": _progress(steps, steps, processed=False)}}},
+                              "current": _progress(epoch_steps, epoch_steps, processed=False)}}},
             "epoch_loop.manual_optimization.state_dict": {},
             "epoch_loop.manual_optimization.optim_step_progress": {
                 "total": {"ready": 0, "completed": 0}, "current": {"ready": 0, "completed": 0}},
             "epoch_loop.val_loop.state_dict": {},
             "epoch_loop.val_loop.batch_progress": eval_zero["batch_progress"],
             "epoch_progress": {
-                "total": _progress(epochs_processed, t.current_epoch),
-                "current": _progress(epochs_processed, t.current_epoch),
+                "total": _counts(epochs_started, epochs_processed, t.current_epoch),
+                "current": _counts(epochs_started, epochs_processed, t.current_epoch),
             },
         },
         "validate_loop": eval_zero, "test_loop": eval_zero, "predict_loop": {
@@ -144,13 +155,19 @@ def restore_training_state(t: Any, checkpoint: dict[str, Any]) -> None:
     ep = fit["epoch_progress"]["current"]
     bp = fit["epoch_loop.batch_progress"]
     t._batches_that_stepped = int(fit["epoch_loop.state_dict"].get("_batches_that_stepped", t.global_step))
-    t._total_batches_done = int(bp["total"]["completed"])
+    # saved in on_train_batch_end, the batch is "processed" but not "completed", and its optimizer step is not
+    # yet counted in _batches_that_stepped: Lightning finishes both on restart (unless still accumulating)
+    done = int(bp["current"].get("processed", bp["current"]["completed"]))
+    total_done = int(bp["total"].get("processed", bp["total"]["completed"]))
+    if int(bp["total"]["completed"]) == total_done - 1 and (done % t.accumulate_grad_batches == 0 or bp.get("is_last_batch")):
+        t._batches_that_stepped += 1
+    t._total_batches_done = total_done
     if ep["processed"] > ep["completed"] or bp.get("is_last_batch"):
         # saved at (or after) the end of an epoch: continue with the next one
         t.current_epoch = int(ep["processed"]) if ep["processed"] > ep["completed"] else int(ep["completed"]) + 1
     else:
         t.current_epoch = int(ep["completed"])
-        t._resume_skip_batches = int(bp["current"]["completed"])
+        t._resume_skip_batches = done
         if t._resume_skip_batches:
             rank_zero_warn("Resuming from a mid-epoch checkpoint: the first "
                            f"{t._resume_skip_batches} batches of epoch {t.current_epoch} are skipped.")

@@ -47,12 +47,14 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
         if t.reload_dataloaders_every_n_epochs and t.current_epoch % t.reload_dataloaders_every_n_epochs == 0 \
                 and t.current_epoch > 0:
             _setup_train_data(t, train_given)
+        t._in_train_epoch, t._epoch_start_step = True, t.global_step  # for the checkpoint's loop counters
         if t._profiling:
             with instrument(t, module, t.optimizers[0] if t.optimizers else None):
                 _train_epoch(t)
         else:
             _train_epoch(t)
         _epoch_end(t)
+        t._in_train_epoch = False
     t._call("on_train_end")
     t._results = None
 
@@ -353,7 +355,11 @@ def _batch_end(t: Any, module: LightningModule, out: Any, batch: Any, batch_idx:
         out = {k: (v.detach() if k == "loss" and isinstance(v, Tensor) else v) for k, v in out.items()}
     elif out is None:
         out = {}  # Lightning hands an empty dict to on_train_batch_end when training_step returned None
-    t._call("on_train_batch_end", out, batch, batch_idx)
+    t._in_batch_end = True  # a checkpoint saved now records this batch as processed but not completed
+    try:
+        t._call("on_train_batch_end", out, batch, batch_idx)
+    finally:
+        t._in_batch_end = False
     module._current_fx_name = "training_step"
 
 
