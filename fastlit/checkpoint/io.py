@@ -82,12 +82,15 @@ def load(path: Union[_PATH, IO], map_location: Any = None, weights_only: Optiona
         return torch.load(path, map_location=map_location, weights_only=False)
     except pickle.UnpicklingError as e:
         if safe:
+            # torch's message starts with generic advice; the line naming the offending global/opcode is the news
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            detail = next((ln for ln in lines if "Unsupported" in ln or "GLOBAL" in ln), lines[0] if lines else "")
             raise pickle.UnpicklingError(
-                f"Refusing to load checkpoint {name!r} with weights_only=True: it contains objects outside the "
-                f"safe set ({str(e).splitlines()[0][:300]}). If you trust this file, pass `weights_only=False`."
+                f"Refusing to load checkpoint {name!r} with weights_only=True: it is corrupt or contains objects "
+                f"outside the safe set ({detail[:300]}). If you trust this file, pass `weights_only=False`."
             ) from None
         raise RuntimeError(f"Checkpoint {name!r} is corrupt or not a checkpoint: {e}") from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, IndexError) as e:  # IndexError: garbage bytes
         raise RuntimeError(
             f"Checkpoint {name!r} could not be read (truncated or not a torch checkpoint): {e}"
         ) from e
