@@ -62,8 +62,9 @@ def fused_adam_(
 
 def fused_sgd_(
     params: Tensors, grads: Tensors, momentum_buffers: Tensors, *, lr: float, weight_decay: float = 0.0,
-    momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False, maximize: bool = False, is_first_step: bool = False,
-    grad_scale: Optional[Tensor] = None, found_inf: Optional[Tensor] = None, grad_factor: Optional[Tensor] = None,
+    momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False, maximize: bool = False,
+    is_first_step: bool = False, grad_scale: Optional[Tensor] = None, found_inf: Optional[Tensor] = None,
+    grad_factor: Optional[Tensor] = None,
 ) -> None:
     """One SGD step in place (momentum_buffers empty when momentum == 0), like aten::_fused_sgd_."""
     if len(params) == 0:

@@ -12,19 +12,6 @@
 namespace fastlit::cpu {
 namespace {
 
-// Dense float tensors on one device: norms and clamping do not care about element order.
-void check_flat_tensors(const char* op, const char* what, at::TensorList ts) {
-  for (size_t i = 0; i < ts.size(); ++i) {
-    const at::Tensor& t = ts[i];
-    TORCH_CHECK(t.defined(), op, ": ", what, "[", i, "] is undefined (None); pass only tensors that exist.");
-    TORCH_CHECK(t.layout() == at::kStrided && t.is_non_overlapping_and_dense(), op, ": ", what, "[", i,
-                "] is not dense (sparse, or a view with gaps); call .contiguous() on it first.");
-    TORCH_CHECK(t.device() == ts[0].device(), op, ": ", what, "[", i, "] is on ", t.device(), " but ", what,
-                "[0] is on ", ts[0].device(), "; call once per device.");
-    check_float_tensor(op, what, i, t);
-  }
-}
-
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> multi_tensor_l2norm_cpu(
     at::TensorList tensors, double norm_type, bool per_tensor, double max_norm,
     const std::optional<at::Tensor>& inv_scale) {
@@ -32,7 +19,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> multi_tensor_l2norm_c
   const bool inf_norm = std::isinf(norm_type) && norm_type > 0;
   TORCH_CHECK(norm_type == 2.0 || inf_norm, op, ": norm_type must be 2 or inf, got ", norm_type,
               "; use torch.nn.utils.clip_grad_norm_ / torch.linalg.vector_norm for other norms.");
-  check_flat_tensors(op, "tensors", tensors);
+  check_dense_list(op, "tensors", tensors);
   const size_t n = tensors.size();
   const auto opts = at::TensorOptions().dtype(at::kFloat).device(at::kCPU);
   if (n > 0) check_optional_scalar(op, "inv_scale", inv_scale, tensors[0].device());
@@ -83,7 +70,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> multi_tensor_l2norm_c
 
 void clip_grad_value_cpu(at::TensorList grads, double clip_value) {
   constexpr const char* op = "fastlit.clip_grad_value_";
-  check_flat_tensors(op, "grads", grads);
+  check_dense_list(op, "grads", grads);
   std::vector<int64_t> numels(grads.size());
   for (size_t i = 0; i < grads.size(); ++i) numels[i] = grads[i].numel();
   bool parallel = false;

@@ -18,16 +18,9 @@ void unscale_and_check_cpu(at::TensorList grads, const at::Tensor& found_inf, co
   const at::Device device = grads[0].device();
   check_scalar(op, "found_inf", found_inf, device);
   check_scalar(op, "inv_scale", inv_scale, device);
+  check_dense_list(op, "grads", grads);
   std::vector<int64_t> numels(n);
-  for (size_t i = 0; i < n; ++i) {
-    const at::Tensor& g = grads[i];
-    TORCH_CHECK(g.defined() && g.layout() == at::kStrided && g.is_non_overlapping_and_dense(), op, ": grads[", i,
-                "] must be a dense tensor (not None, sparse or a view with gaps).");
-    TORCH_CHECK(g.device() == device, op, ": grads[", i, "] is on ", g.device(), " but grads[0] is on ", device,
-                "; call once per device.");
-    check_float_tensor(op, "grads", i, g);
-    numels[i] = g.numel();
-  }
+  for (size_t i = 0; i < n; ++i) numels[i] = grads[i].numel();
   const float inv = *inv_scale.data_ptr<float>();
   bool parallel = false;
   const auto chunks = plan_chunks(numels, parallel);

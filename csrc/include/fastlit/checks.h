@@ -47,6 +47,20 @@ inline void check_float_tensor(const char* op, const char* what, size_t i, const
               "; fastlit's fused ops support float32, bfloat16 and float16.");
 }
 
+// Tensors whose element order does not matter (norms, clamping, unscaling): dense float tensors, any memory
+// layout, all on one device.
+inline void check_dense_list(const char* op, const char* what, at::TensorList ts) {
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const at::Tensor& t = ts[i];
+    TORCH_CHECK(t.defined(), op, ": ", what, "[", i, "] is undefined (None); pass only tensors that exist.");
+    TORCH_CHECK(t.layout() == at::kStrided && t.is_non_overlapping_and_dense(), op, ": ", what, "[", i,
+                "] is not dense (sparse, or a view with gaps); call .contiguous() on it first.");
+    TORCH_CHECK(t.device() == ts[0].device(), op, ": ", what, "[", i, "] is on ", t.device(), " but ", what,
+                "[0] is on ", ts[0].device(), "; call once per device.");
+    check_float_tensor(op, what, i, t);
+  }
+}
+
 // Params: dense float tensors, all on one device.
 inline void check_param(const char* op, size_t i, const at::Tensor& p, const at::Tensor& first) {
   TORCH_CHECK(p.defined(), op, ": params[", i, "] is undefined.");

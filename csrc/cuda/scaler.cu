@@ -1,0 +1,78 @@
+// Loss-scaling ops on CUDA: fastlit::unscale_and_check_ and fastlit::update_scale_ (no host sync in either).
+#include <torch/library.h>
+
+#include <fastlit/checks.h>
+
+#include "cuda/multi_tensor_apply.cuh"
+
+namespace fastlit::cuda {
+namespace {
+
+template <class T>
+struct UnscaleFunctor {
+  __device__ void operator()(TensorListMeta<1>& meta, const float* inv_scale, float* found_inf) const {
+    const BlockWork w = block_work(meta);
+    T* x = chunk_ptr<T>(meta.addr[0][w.tensor], w.start);
+    const float inv = *inv_scale;
+    bool bad = false;
+    for_chunk(w.n, [&](const int64_t* idx, const bool* ok) {
+#pragma unroll
+      for (int k = 0; k < kILP; ++k) {
+        if (!ok[k]) continue;
+        const float v = static_cast<float>(x[idx[k]]);
+        bad |= nonfinite_probe(v) != 0.0f;
+        if (inv != 1.0f) x[idx[k]] = static_cast<T>(v * inv);
+      }
+    });
+    if (bad) *found_inf = 1.0f;  // every writer writes the same value
+  }
+};
+
+void unscale_and_check_cuda(at::TensorList grads, const at::Tensor& found_inf, const at::Tensor& inv_scale) {
+  constexpr const char* op = "fastlit.unscale_and_check_";
+  if (grads.empty()) return;
+  const at::Device device = grads[0].device();
+  check_scalar(op, "found_inf", found_inf, device);
+  check_scalar(op, "inv_scale", inv_scale, device);
+  check_dense_list(op, "grads", grads);
+  c10::cuda::OptionalCUDAGuard guard(device);
+  std::array<TensorRefs<1>, 3> groups;
+  for (const at::Tensor& g : grads) groups[dtype_code(g.scalar_type())].add({g.data_ptr()}, g.numel());
+  for (int code = 0; code < 3; ++code) {
+    if (groups[code].numel.empty()) continue;
+    dispatch_float(code, [&](auto tag) {
+      multi_tensor_apply<1>(groups[code], UnscaleFunctor<decltype(tag)>{}, inv_scale.data_ptr<float>(),
+                            found_inf.data_ptr<float>());
+    });
+  }
+}
+
+__global__ void update_scale_kernel(float* scale, int* growth_tracker, const float* found_inf, double growth,
+                                    double backoff, int interval) {
+  update_scale(*scale, *growth_tracker, *found_inf, growth, backoff, interval);
+}
+
+void update_scale_cuda(const at::Tensor& scale, const at::Tensor& growth_tracker, const at::Tensor& found_inf,
+                       double growth_factor, double backoff_factor, int64_t growth_interval) {
+  constexpr const char* op = "fastlit.update_scale_";
+  check_scalar(op, "scale", scale, scale.device());
+  check_scalar(op, "found_inf", found_inf, scale.device());
+  TORCH_CHECK(growth_tracker.numel() == 1 && growth_tracker.scalar_type() == at::kInt &&
+                  growth_tracker.device() == scale.device(),
+              op, ": growth_tracker must be a one-element int32 tensor on ", scale.device(), ", got ",
+              growth_tracker.scalar_type(), " on ", growth_tracker.device(), ".");
+  c10::cuda::OptionalCUDAGuard guard(scale.device());
+  update_scale_kernel<<<1, 1, 0, c10::cuda::getCurrentCUDAStream()>>>(
+      scale.data_ptr<float>(), growth_tracker.data_ptr<int>(), found_inf.data_ptr<float>(), growth_factor,
+      backoff_factor, static_cast<int>(growth_interval));
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(fastlit, CUDA, m) {
+  m.impl("unscale_and_check_", &unscale_and_check_cuda);
+  m.impl("update_scale_", &update_scale_cuda);
+}
+
+}  // namespace fastlit::cuda

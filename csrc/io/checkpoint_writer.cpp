@@ -1,0 +1,414 @@
+// Async checkpoint writer: the training thread copies tensor storages into staging buffers that are allocated
+// once and reused, then returns; one background thread writes a real torch.save archive (the same
+// caffe2::serialize::PyTorchStreamWriter torch.save uses) to a temp file in the target's directory, fsyncs it,
+// renames it over the target and fsyncs the directory. That thread never touches Python, so it runs without
+// the GIL. Registered as torch.classes.fastlit.CheckpointWriter; Python drives it from
+// fastlit/checkpoint/async_io.py, which also pickles the non-tensor part (data.pkl).
+//
+// Device code is reached only through c10's device-generic interfaces (VirtualGuardImpl, c10::Event, the
+// dispatcher), so this file builds against a CPU-only torch and still stages CUDA tensors on a CUDA build:
+// pinned buffers, copies on a side stream, an event the writer thread waits on.
+#include <ATen/ATen.h>
+#include <c10/core/Event.h>
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/custom_class.h>
+#include <torch/library.h>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+namespace fastlit::io {
+namespace {
+
+constexpr int64_t kRoundUp = 2 << 20;         // staging capacity grows in 2 MiB steps
+constexpr size_t kWritebackChunk = 64 << 20;  // start disk writeback every 64 MiB (keeps the final fsync short)
+
+struct Record {
+  std::string name;
+  int64_t offset;
+  int64_t nbytes;
+};
+
+struct Job {
+  int64_t id = 0;
+  bool remove = false;   // a deferred os.remove, ordered after the writes queued before it
+  int64_t guard = -1;    // remove only if this write succeeded (ModelCheckpoint: the new top-k file)
+  std::string path;
+  std::string pkl;
+  std::vector<Record> records;
+  int slot = -1;
+  std::optional<c10::Event> ready;  // device -> host copies done (CUDA sources only)
+};
+
+struct Failure {
+  int64_t id;
+  int64_t err;  // errno, 0 when the failure is not an OS error
+  std::string path;
+  std::string what;
+};
+
+std::string dirname_of(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  return pos == 0 ? "/" : path.substr(0, pos);
+}
+
+std::string basename_of(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+// Writes everything or reports errno; EINTR and short writes are retried.
+int write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return 0;
+}
+
+}  // namespace
+
+class CheckpointWriter : public torch::CustomClassHolder {
+ public:
+  CheckpointWriter(int64_t max_in_flight, int64_t alignment, bool crc32)
+      : max_in_flight_(max_in_flight), alignment_(alignment), crc32_(crc32) {
+    TORCH_CHECK(max_in_flight >= 1, "CheckpointWriter: max_in_flight must be >= 1, got ", max_in_flight);
+    TORCH_CHECK(alignment >= 1 && (alignment & (alignment - 1)) == 0,
+                "CheckpointWriter: alignment must be a power of two, got ", alignment);
+    slots_.resize(static_cast<size_t>(max_in_flight));
+    thread_ = std::thread([this] { loop(); });
+  }
+
+  ~CheckpointWriter() override { close(); }
+
+  // Snapshot `tensors`' storages (whole storages, as torch.save writes them) and queue a write of an archive
+  // with data.pkl = `pkl` and records data/<keys[i]>. Blocks while max_in_flight writes are pending.
+  int64_t save(const std::string& path, const at::Tensor& pkl, std::vector<std::string> keys,
+               std::vector<at::Tensor> tensors) {
+    TORCH_CHECK(keys.size() == tensors.size(), "CheckpointWriter.save: ", keys.size(), " keys for ",
+                tensors.size(), " tensors");
+    TORCH_CHECK(pkl.device().is_cpu() && pkl.scalar_type() == at::kByte && pkl.is_contiguous(),
+                "CheckpointWriter.save: pkl must be a contiguous CPU uint8 tensor");
+    auto job = std::make_unique<Job>();
+    job->path = path;
+    job->pkl.assign(static_cast<const char*>(pkl.const_data_ptr()), static_cast<size_t>(pkl.numel()));
+
+    // Layout: each storage at an aligned offset of one arena.
+    int64_t total = 0;
+    std::optional<c10::Device> device;  // the (single) accelerator the sources live on, if any
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const auto& t = tensors[i];
+      int64_t n = static_cast<int64_t>(t.storage().nbytes());
+      job->records.push_back({"data/" + keys[i], total, n});
+      total += (n + 63) / 64 * 64;
+      if (!t.device().is_cpu()) {
+        TORCH_CHECK(!device || *device == t.device(), "CheckpointWriter.save: tensors on several devices (",
+                    *device, ", ", t.device(), "); move them to one device or the CPU first");
+        device = t.device();
+      }
+    }
+
+    std::unique_lock<std::mutex> lock(mu_);
+    throw_if_closed();
+    cv_done_.wait(lock, [&] { return in_flight_ < max_in_flight_ || closed_; });
+    throw_if_closed();
+    int slot = 0;
+    while (slots_[slot].busy) ++slot;
+    slots_[slot].busy = true;
+    ++in_flight_;
+    lock.unlock();
+
+    try {
+      stage(slots_[slot], job.get(), tensors, total, device);
+    } catch (...) {
+      lock.lock();
+      slots_[slot].busy = false;
+      --in_flight_;
+      cv_done_.notify_all();
+      throw;
+    }
+    job->slot = slot;
+
+    lock.lock();
+    job->id = ++last_id_;
+    last_write_id_ = job->id;
+    int64_t id = job->id;
+    queue_.push_back(std::move(job));
+    cv_work_.notify_one();
+    return id;
+  }
+
+  // Queue os.remove(path) after everything queued so far; skipped if the last queued write failed.
+  int64_t remove(const std::string& path) {
+    auto job = std::make_unique<Job>();
+    job->remove = true;
+    job->path = path;
+    std::lock_guard<std::mutex> lock(mu_);
+    throw_if_closed();
+    job->guard = last_write_id_;
+    job->id = ++last_id_;
+    int64_t id = job->id;
+    queue_.push_back(std::move(job));
+    cv_work_.notify_one();
+    return id;
+  }
+
+  // Wait until job `id` (and everything queued before it) is done; id < 0 waits for everything queued.
+  void wait(int64_t id) {
+    std::unique_lock<std::mutex> lock(mu_);
+    int64_t target = id < 0 ? last_id_ : id;
+    cv_done_.wait(lock, [&] { return done_id_ >= target || thread_done_; });
+  }
+
+  int64_t pending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_id_ - done_id_;
+  }
+
+  // The oldest unreported failure as (errno, path, message); (-1, "", "") when there is none.
+  std::tuple<int64_t, std::string, std::string> take_error() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failures_.empty()) return {-1, "", ""};
+    Failure f = failures_.front();
+    failures_.pop_front();
+    return {f.err, f.path, f.what};
+  }
+
+  int64_t staging_bytes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t total = 0;
+    for (const auto& s : slots_)
+      if (s.arena.defined()) total += s.arena.numel();
+    return total;
+  }
+
+  // Finish the queued work, stop the thread and free the staging buffers. Idempotent.
+  void close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+      cv_work_.notify_all();
+      cv_done_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& s : slots_) s.arena = at::Tensor();
+  }
+
+ private:
+  struct Slot {
+    at::Tensor arena;
+    bool busy = false;
+  };
+
+  void throw_if_closed() { TORCH_CHECK(!closed_, "CheckpointWriter is closed"); }
+
+  // Copy every source storage into the slot's arena (grown if too small). CPU sources: a plain (parallel)
+  // copy. Accelerator sources: async copies into pinned memory on a side stream that first waits for the
+  // current stream; the current stream then waits for the copies, so in-place updates queued after this call
+  // cannot race them, and the writer thread waits on `job->ready` before reading the buffer.
+  void stage(Slot& s, Job* job, const std::vector<at::Tensor>& tensors, int64_t total,
+             std::optional<c10::Device> device) {
+    bool pinned = device.has_value();
+    if (!s.arena.defined() || s.arena.numel() < total || s.arena.is_pinned() != pinned) {
+      int64_t cap = (std::max<int64_t>(total, 1) + kRoundUp - 1) / kRoundUp * kRoundUp;
+      s.arena = at::Tensor();  // free the old one first: bounded memory
+      s.arena = at::empty({cap}, at::TensorOptions().dtype(at::kByte).pinned_memory(pinned));
+    }
+    std::optional<c10::impl::VirtualGuardImpl> impl;
+    std::optional<c10::Stream> current, side;
+    std::optional<c10::StreamGuard> guard;
+    if (device) {
+      impl.emplace(device->type());
+      current = impl->getStream(*device);
+      side = impl->getStreamFromGlobalPool(*device);
+      c10::Event before(device->type());
+      before.record(*current);
+      before.block(*side);
+      guard.emplace(*side);
+    }
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const auto& rec = job->records[i];
+      if (rec.nbytes == 0) continue;
+      const auto& t = tensors[i];
+      auto src = at::from_blob(const_cast<void*>(t.storage().data()), {rec.nbytes},
+                               at::TensorOptions().dtype(at::kByte).device(t.device()));
+      s.arena.narrow(0, rec.offset, rec.nbytes).copy_(src, /*non_blocking=*/device.has_value());
+      if (!t.device().is_cpu()) t.record_stream(*side);  // keep the source's memory until the copy ran
+    }
+    if (device) {
+      job->ready.emplace(device->type());
+      job->ready->record(*side);
+      job->ready->block(*current);
+    }
+  }
+
+  void loop() {
+    // Lower priority: on a busy machine the training thread keeps the CPU; the disk is the bottleneck anyway.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+    while (true) {
+      Job* job = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_work_.wait(lock, [&] { return !queue_.empty() || closed_; });
+        if (queue_.empty()) break;  // closed and drained
+        job = queue_.front().get();
+      }
+      std::optional<Failure> failure;
+      try {
+        failure = job->remove ? run_remove(*job) : run_write(*job);
+      } catch (const std::exception& e) {
+        failure = Failure{job->id, 0, job->path, e.what()};
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (failure) {
+        failures_.push_back(*failure);
+        if (!job->remove) failed_writes_.insert(job->id);
+      }
+      if (job->slot >= 0) {
+        slots_[job->slot].busy = false;
+        --in_flight_;
+      }
+      done_id_ = job->id;
+      queue_.pop_front();
+      cv_done_.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    thread_done_ = true;
+    cv_done_.notify_all();
+  }
+
+  std::optional<Failure> run_remove(const Job& job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (job.guard >= 0 && failed_writes_.count(job.guard)) return std::nullopt;  // keep the old file
+    }
+    if (::unlink(job.path.c_str()) != 0 && errno != ENOENT)
+      return Failure{job.id, errno, job.path, std::string("could not remove it: ") + std::strerror(errno)};
+    return std::nullopt;
+  }
+
+  std::optional<Failure> run_write(Job& job) {
+    if (job.ready) job.ready->synchronize();
+    const std::string dir = dirname_of(job.path);
+    const std::string tmp = dir + "/." + basename_of(job.path) + ".tmp-" + std::to_string(::getpid()) + "-" +
+                            std::to_string(job.id);
+    auto fail = [&](int err, const std::string& what) {
+      ::unlink(tmp.c_str());
+      return Failure{job.id, err, job.path, what + ": " + std::strerror(err)};
+    };
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      int err = errno;
+      return Failure{job.id, err, job.path, std::string("could not create a temporary file in ") + dir + ": " +
+                                                std::strerror(err)};
+    }
+    // The stream writer must never see a failed write (it would throw from inside miniz and again from its
+    // destructor): we remember the first errno, drop the rest of the bytes, and stop adding records.
+    int err = 0;
+    size_t written = 0, synced = 0;
+    auto sink = [&](const void* buf, size_t n) -> size_t {
+      if (err) return n;
+      err = write_all(fd, static_cast<const char*>(buf), n);
+      written += n;
+      if (!err && written - synced >= kWritebackChunk) {
+#ifdef __linux__
+        ::sync_file_range(fd, static_cast<off64_t>(synced), static_cast<off64_t>(written - synced),
+                          SYNC_FILE_RANGE_WRITE);
+#endif
+        synced = written;
+      }
+      return n;
+    };
+    const char* arena = job.slot >= 0 && slots_[job.slot].arena.defined()
+                            ? static_cast<const char*>(slots_[job.slot].arena.const_data_ptr())
+                            : nullptr;
+    std::string stage_what = "could not write it";
+    try {
+      caffe2::serialize::PyTorchStreamWriter w(sink, crc32_, static_cast<uint64_t>(alignment_));
+      // The records torch.serialization._save writes, in its order.
+      const std::string align = std::to_string(alignment_);
+      w.writeRecord("data.pkl", job.pkl.data(), job.pkl.size());
+      w.writeRecord(".format_version", "1", 1);
+      w.writeRecord(".storage_alignment", align.data(), align.size());
+      w.writeRecord("byteorder", "little", 6);
+      for (const auto& r : job.records) {
+        if (err) break;
+        w.writeRecord(r.name, arena + r.offset, static_cast<size_t>(r.nbytes));
+      }
+      w.writeEndOfFile();
+    } catch (const std::exception& e) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Failure{job.id, err, job.path, std::string("could not write it: ") + e.what()};
+    }
+    if (err) {
+      ::close(fd);
+      return fail(err, "could not write it");
+    }
+    if (::fsync(fd) != 0) {
+      int e = errno;
+      ::close(fd);
+      return fail(e, "could not flush it to disk (fsync)");
+    }
+    if (::close(fd) != 0) return fail(errno, "could not close it");
+    if (::rename(tmp.c_str(), job.path.c_str()) != 0) return fail(errno, "could not rename the temporary file");
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {  // the rename itself must survive a crash too
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+    return std::nullopt;
+  }
+
+  const int64_t max_in_flight_;
+  const int64_t alignment_;
+  const bool crc32_;
+  std::mutex mu_;
+  std::condition_variable cv_work_, cv_done_;
+  std::deque<std::unique_ptr<Job>> queue_;
+  std::vector<Slot> slots_;
+  std::deque<Failure> failures_;
+  std::set<int64_t> failed_writes_;
+  int64_t in_flight_ = 0, last_id_ = 0, done_id_ = 0, last_write_id_ = -1;
+  bool closed_ = false, thread_done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace fastlit::io
+
+TORCH_LIBRARY_FRAGMENT(fastlit, m) {
+  m.class_<fastlit::io::CheckpointWriter>("CheckpointWriter")
+      .def(torch::init<int64_t, int64_t, bool>())
+      .def("save", &fastlit::io::CheckpointWriter::save)
+      .def("remove", &fastlit::io::CheckpointWriter::remove)
+      .def("wait", &fastlit::io::CheckpointWriter::wait)
+      .def("pending", &fastlit::io::CheckpointWriter::pending)
+      .def("take_error", &fastlit::io::CheckpointWriter::take_error)
+      .def("staging_bytes", &fastlit::io::CheckpointWriter::staging_bytes)
+      .def("close", &fastlit::io::CheckpointWriter::close);
+}

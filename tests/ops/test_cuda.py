@@ -1,0 +1,152 @@
+"""CUDA kernels against the CPU kernels (already checked against torch) and torch's CUDA fused ops.
+
+Skipped without a GPU or when fastlit._C was built without its CUDA sources.
+"""
+import math
+
+import pytest
+import torch
+
+import fastlit._ext as ext
+from fastlit import ops
+
+from .reference import assert_close_scaled, opcheck
+
+pytestmark = pytest.mark.skipif(
+    not (torch.cuda.is_available() and ext.EXT_AVAILABLE and ext._C.with_cuda()),
+    reason="needs a CUDA device and fastlit._C built with CUDA",
+)
+
+# Many tensors (more than one launch holds), one tensor spanning several launches (> 320 chunks of 64 Ki), odd
+# sizes and an empty one.
+SHAPES = [(64, 784), (3,), (0,), (33, 17), *[(i + 1,) for i in range(70)], (321 * 65536 + 5,)]
+DTYPES = [torch.float32, torch.bfloat16, torch.float16]
+
+
+def make(dtype, seed, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(s, generator=g) * scale).to(dtype) for s in SHAPES]
+
+
+def to_cuda(ts):
+    return [t.cuda() for t in ts]
+
+
+def close(cuda_ts, cpu_ts, tol=1e-6, what=""):
+    for i, (a, b) in enumerate(zip(cuda_ts, cpu_ts)):
+        if b.numel():
+            assert_close_scaled(a.cpu(), b, tol, f"{what}[{i}]")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_matches_cpu(dtype, amsgrad, decoupled):
+    params = make(dtype, 0)
+    cpu = {"p": [p.clone() for p in params], "m": [torch.zeros_like(p, dtype=torch.float32) for p in params]}
+    cpu["v"] = [torch.zeros_like(m) for m in cpu["m"]]
+    cpu["x"] = [torch.zeros_like(m) for m in cpu["m"]] if amsgrad else []
+    cpu["s"] = [torch.zeros(()) for _ in params]
+    gpu = {k: to_cuda(v) for k, v in cpu.items()}
+    kw = dict(lr=1e-2, beta1=0.9, beta2=0.999, weight_decay=0.1, eps=1e-8, amsgrad=amsgrad, maximize=True,
+              decoupled_weight_decay=decoupled)
+    for step in range(3):
+        grads = make(dtype, 10 + step, 64.0)
+        found = torch.tensor(1.0 if step == 1 else 0.0)
+        extra = dict(grad_scale=torch.tensor(64.0), found_inf=found, grad_factor=torch.tensor(0.5))
+        ops.fused_adam_(cpu["p"], grads, cpu["m"], cpu["v"], cpu["x"], cpu["s"], **kw, **extra)
+        ops.fused_adam_(gpu["p"], to_cuda(grads), gpu["m"], gpu["v"], gpu["x"], gpu["s"], **kw,
+                        **{k: v.cuda() for k, v in extra.items()})
+    for key in ("p", "m", "v", "x"):
+        close(gpu[key], cpu[key], 1e-6 if dtype == torch.float32 else 1e-2, key)
+    assert [s.item() for s in gpu["s"]] == [2.0] * len(params)
+
+
+def test_adam_matches_torch_fused_cuda():
+    params = to_cuda(make(torch.float32, 0))
+    theirs = [p.clone().requires_grad_() for p in params]
+    opt = torch.optim.AdamW(theirs, lr=1e-2, fused=True)
+    ours = [p.clone() for p in params]
+    m, v = [torch.zeros_like(p) for p in ours], [torch.zeros_like(p) for p in ours]
+    steps = [torch.zeros((), device="cuda") for _ in ours]
+    for step in range(3):
+        grads = to_cuda(make(torch.float32, 20 + step))
+        for t, g in zip(theirs, grads):
+            t.grad = g.clone()
+        opt.step()
+        ops.fused_adam_(ours, grads, m, v, [], steps, lr=1e-2, beta1=0.9, beta2=0.999, weight_decay=0.01, eps=1e-8,
+                        decoupled_weight_decay=True)
+    close(ours, [t.detach().cpu() for t in theirs], 1e-6, "param")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_matches_cpu(dtype, momentum):
+    params = make(dtype, 0)
+    cpu_p, gpu_p = [p.clone() for p in params], to_cuda(params)
+    cpu_b = [torch.zeros_like(p, dtype=torch.float32) for p in params] if momentum else []
+    gpu_b = to_cuda(cpu_b)
+    kw = dict(lr=0.1, momentum=momentum, weight_decay=0.01, nesterov=momentum > 0, maximize=False)
+    for step in range(3):
+        grads = make(dtype, 10 + step)
+        extra = dict(grad_scale=torch.tensor(2.0), grad_factor=torch.tensor(0.7))
+        ops.fused_sgd_(cpu_p, grads, cpu_b, is_first_step=step == 0, **kw, **extra)
+        ops.fused_sgd_(gpu_p, to_cuda(grads), gpu_b, is_first_step=step == 0, **kw,
+                       **{k: v.cuda() for k, v in extra.items()})
+    close(gpu_p, cpu_p, 1e-6 if dtype == torch.float32 else 1e-2, "param")
+    close(gpu_b, cpu_b, 1e-6 if dtype == torch.float32 else 1e-2, "buffer")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("norm_type", [2.0, math.inf])
+def test_norm_matches_cpu(dtype, norm_type):
+    ts = make(dtype, 3)
+    ts[40][0] = math.inf
+    cpu = ops.multi_tensor_l2norm(ts, norm_type, True, 1.0, torch.tensor(0.5))
+    gpu = ops.multi_tensor_l2norm(to_cuda(ts), norm_type, True, 1.0, torch.tensor(0.5, device="cuda"))
+    assert gpu.nonfinite.item() == cpu.nonfinite.item() == 1.0
+    clean = [t for i, t in enumerate(ts) if i != 40]
+    cpu = ops.multi_tensor_l2norm(clean, norm_type, True, 1.0, torch.tensor(0.5))
+    gpu = ops.multi_tensor_l2norm(to_cuda(clean), norm_type, True, 1.0, torch.tensor(0.5, device="cuda"))
+    for a, b in zip(gpu, cpu):
+        if b.numel():
+            assert_close_scaled(a.cpu(), b, 1e-5, "norm output")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unscale_clip_and_update_scale_match_cpu(dtype):
+    ts = make(dtype, 4, 100.0)
+    ts[5][0] = math.nan
+    cpu_found, gpu_found = torch.zeros(()), torch.zeros((), device="cuda")
+    gpu = to_cuda(ts)
+    ops.unscale_and_check_(ts, cpu_found, torch.tensor(0.25))
+    ops.unscale_and_check_(gpu, gpu_found, torch.tensor(0.25, device="cuda"))
+    assert gpu_found.item() == cpu_found.item() == 1.0
+    ops.clip_grad_value_(ts, 3.0)
+    ops.clip_grad_value_(gpu, 3.0)
+    for a, b in zip(gpu, ts):
+        torch.testing.assert_close(a.cpu(), b, rtol=0, atol=0, equal_nan=True)
+    scale, tracker = torch.tensor(8.0, device="cuda"), torch.zeros((), dtype=torch.int32, device="cuda")
+    ref_scale, ref_tracker = scale.clone(), tracker.clone()
+    for found in [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]:
+        f = torch.tensor(found, device="cuda")
+        torch._amp_update_scale_(ref_scale, ref_tracker, f, 2.0, 0.5, 2)
+        ops.update_scale_(scale, tracker, f, 2.0, 0.5, 2)
+        assert scale.item() == ref_scale.item() and tracker.item() == ref_tracker.item()
+
+
+def test_opcheck_cuda():
+    p = [torch.randn(5, 3, device="cuda"), torch.randn(7, device="cuda").bfloat16()]
+    g = [torch.randn_like(x) for x in p]
+    st = [torch.zeros_like(x, dtype=torch.float32) for x in p]
+    steps = [torch.zeros((), device="cuda") for _ in p]
+    opcheck(torch.ops.fastlit.fused_adam_.default, (p, g, st, [s.clone() for s in st], [], steps),
+            dict(lr=1e-3, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False,
+                 decoupled_weight_decay=True))
+    opcheck(torch.ops.fastlit.fused_sgd_.default, (p, g, st),
+            dict(weight_decay=0.0, momentum=0.9, lr=0.1, dampening=0.0, nesterov=False, maximize=False,
+                 is_first_step=True))
+    opcheck(torch.ops.fastlit.multi_tensor_l2norm.default, (g, 2.0, True, 1.0, None))
+    opcheck(torch.ops.fastlit.unscale_and_check_.default,
+            (g, torch.zeros((), device="cuda"), torch.tensor(0.5, device="cuda")))
+    opcheck(torch.ops.fastlit.clip_grad_value_.default, (g, 0.5))
