@@ -9,12 +9,12 @@ import subprocess
 import sys
 from typing import Any
 
-SUITES = ("loop",)
+SUITES = ("loop", "ddp")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("suite", nargs="?", default="loop", choices=SUITES + ("all",),
-                   help="what to measure (default: loop, the seed autoencoder)")
+                   help="what to measure: loop (default; the seed autoencoder), ddp (2 gloo ranks), all")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats per variant (default 5)")
     p.add_argument("--quick", action="store_true", help="fewer repeats (3), for CI")
@@ -70,6 +70,13 @@ def run(args: argparse.Namespace) -> int:
         result = loop.run(threads=args.threads, repeats=repeats, lightning=not args.no_lightning)
         print(loop.format_table(result))
         report["suites"]["loop"] = result
+        report["ratios"].update(result["ratios"])
+    if args.suite in ("ddp", "all"):
+        from fastlit.bench import ddp
+
+        result = ddp.run(repeats=2 if args.quick else max(1, args.repeats // 2))
+        print(ddp.format_table(result))
+        report["suites"]["ddp"] = result
         report["ratios"].update(result["ratios"])
     if args.json:
         with open(args.json, "w") as f:

@@ -64,3 +64,15 @@ def cli_args(extra):
 def test_console_script_help():
     out = subprocess.run([sys.executable, "-m", "fastlit.cli", "bench", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--compare" in out.stdout
+
+
+def test_ddp_suite_runs_both_launches(monkeypatch):
+    from fastlit.bench import ddp
+
+    monkeypatch.setattr(ddp, "EPOCHS", 2)
+    result = ddp.run(repeats=1)
+    plain, fl = result["rows"]
+    assert (plain["variant"], fl["variant"]) == ("plain", "fastlit")
+    assert plain["ms_per_step"] > 0 and fl["ms_per_step"] > 0 and fl["first_step_s"] > 0
+    assert result["ratios"]["ddp.fastlit"] == pytest.approx(fl["ms_per_step"] / plain["ms_per_step"])
+    assert "fastlit devices=2" in ddp.format_table(result)
