@@ -46,7 +46,8 @@ class Trainer:
     """Runs training, validation, testing and prediction for a ``LightningModule``.
 
     Args: Lightning 2.x's ``Trainer`` arguments with the same defaults, plus ``fused_optimizer`` (swap
-    ``torch.optim.Adam/AdamW/SGD`` for fastlit's fused kernels; default True). Unknown arguments raise a
+    ``torch.optim.Adam/AdamW/SGD`` for fastlit's fused kernels; default True) and ``async_checkpoint`` (write
+    checkpoints in the background through ``fastlit.plugins.AsyncCheckpointIO``; default False). Unknown arguments raise a
     ``TypeError`` naming them; 1.x arguments the tutorials use are mapped with a ``DeprecationWarning``.
     """
 
@@ -94,6 +95,7 @@ class Trainer:
         enable_autolog_hparams: bool = True,
         model_registry: Optional[str] = None,
         fused_optimizer: bool = True,
+        async_checkpoint: bool = False,
         **kwargs: Any,
     ) -> None:
         mapped = legacy.map_trainer_kwargs(kwargs, _init_arg_names())
@@ -200,6 +202,11 @@ class Trainer:
                 self._checkpoint_io = p
             else:
                 raise MisconfigurationException(f"Unsupported plugin {type(p).__name__}; fastlit accepts CheckpointIO plugins.")
+        if async_checkpoint:
+            from fastlit.checkpoint.async_io import AsyncCheckpointIO
+
+            if not isinstance(self._checkpoint_io, AsyncCheckpointIO):
+                self._checkpoint_io = AsyncCheckpointIO(self._checkpoint_io)
         self.enable_progress_bar = True if enable_progress_bar is None else enable_progress_bar
         self.enable_model_summary = True if enable_model_summary is None else enable_model_summary
         self.enable_checkpointing = True if enable_checkpointing is None else enable_checkpointing
@@ -323,6 +330,9 @@ class Trainer:
                     fn = self._profiled(f"[LightningModule]{type(module).__name__}.{name}", fn)
                 fns.append(fn)
             table[name] = tuple(fns + late)
+        poll = getattr(self._checkpoint_io, "_poll", None)  # async checkpoints: a failed write raises at the next step
+        if poll is not None:
+            table["on_train_batch_start"] += (poll,)
         self._hooks = table
 
     def _profiled(self, action: str, fn: Callable) -> Callable:
@@ -717,6 +727,10 @@ class Trainer:
         self.callbacks = [c for c in merged if not isinstance(c, Checkpoint)] + [c for c in merged if isinstance(c, Checkpoint)]
 
     def _select_ckpt_path(self, ckpt_path: Optional[str]) -> Optional[str]:
+        if ckpt_path is None and self.state.fn == TrainerFn.FITTING:  # an OnExceptionCheckpoint resumes a rerun
+            from fastlit.callbacks.on_exception_checkpoint import _resume_path
+
+            ckpt_path = _resume_path(self)
         if ckpt_path in ("best", "last"):
             cb = self.checkpoint_callback
             path = getattr(cb, "best_model_path" if ckpt_path == "best" else "last_model_path", "") if cb else ""
@@ -875,6 +889,8 @@ class Trainer:
         checkpoint = ckpt_connector.dump_checkpoint(self, weights_only)
         if self.is_global_zero:
             self._checkpoint_io.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
+            if self.state.status != TrainerStatus.RUNNING and hasattr(self._checkpoint_io, "wait"):
+                self._checkpoint_io.wait()  # outside a run (e.g. after fit): durable on return
         self.strategy.barrier("Trainer.save_checkpoint")
 
     # ================================================================== misc
