@@ -1,0 +1,340 @@
+"""AsyncCheckpointIO and its writers: format, snapshot semantics, ordering, backpressure and errors.
+
+Every test runs against the C++ writer (``torch.classes.fastlit.CheckpointWriter`` from ``fastlit._C``, or a
+development build named by ``FASTLIT_IO_DEV_LIB``) and against the Python-thread fallback.
+"""
+from __future__ import annotations
+
+import errno
+import io
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import torch
+
+from fastlit.checkpoint import archive, async_io
+from fastlit.checkpoint.async_io import AsyncCheckpointIO, ThreadWriter, make_writer
+from fastlit.checkpoint.io import TorchCheckpointIO, load
+
+if os.environ.get("FASTLIT_IO_DEV_LIB") and async_io._native_class()[0] is None:
+    torch.ops.load_library(os.environ["FASTLIT_IO_DEV_LIB"])
+NATIVE = async_io._native_class()[0] is not None
+
+
+@pytest.fixture(params=["native", "thread"])
+def backend(request):
+    if request.param == "native" and not NATIVE:
+        pytest.skip(f"C++ writer unavailable: {async_io._native_class()[1]}")
+    return request.param
+
+
+def _state(seed: int = 0, mb: float = 0.1) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(int(mb * 2**18), 4, generator=g)
+    return {
+        "epoch": seed, "global_step": 10 * seed, "name": "run", "nested": {"t": (1, 2.5, None), "l": [True, "x"]},
+        "state_dict": {"w": w, "w_t": w.t(), "w_row": w[3], "b": torch.arange(7), "h": torch.randn(5, generator=g).half(),
+                       "bf": torch.randn(3, 2, generator=g).bfloat16(), "mask": torch.tensor([True, False]),
+                       "empty": torch.empty(0, 3), "scalar": torch.tensor(3.5, dtype=torch.float64),
+                       "nc": torch.randn(4, 6, generator=g)[:, ::2]},
+        "optimizer_states": [{"state": {0: {"step": torch.tensor(float(seed)), "exp_avg": torch.ones(3) * seed}},
+                              "param_groups": [{"lr": 0.1, "params": [0]}]}],
+    }
+
+
+def _assert_same(a, b):
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape and a.stride() == b.stride()
+        assert a.storage_offset() == b.storage_offset()
+        assert torch.equal(a.reshape(-1).contiguous().view(torch.uint8), b.reshape(-1).contiguous().view(torch.uint8))
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _assert_same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _assert_same(x, y)
+    else:
+        assert a == b
+
+
+def _clone(obj):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+def test_dumps_matches_torch_save_pickle():
+    state = _state(1)
+    pkl, keys, tensors = archive.dumps(state)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    assert zipfile.ZipFile(buf).read("archive/data.pkl") == pkl
+    assert keys == [str(i) for i in range(len(keys))]
+    assert len({t.untyped_storage().data_ptr() for t in tensors}) == len(tensors)
+
+
+def test_round_trip_bit_equal_and_weights_only(tmp_path, backend):
+    state = _state(2)
+    ckio = AsyncCheckpointIO(backend=backend)
+    path = tmp_path / "a.ckpt"
+    ckio.save_checkpoint(state, path)
+    ckio.teardown()
+    loaded = torch.load(path, weights_only=True)
+    _assert_same(state, loaded)
+    # views keep sharing one storage, as with torch.save
+    sd = loaded["state_dict"]
+    assert sd["w_t"].untyped_storage().data_ptr() == sd["w"].untyped_storage().data_ptr()
+    _assert_same(state, load(path))
+    _assert_same(state, TorchCheckpointIO().load_checkpoint(path))
+    # same records as torch.save, and a zip every tool accepts (CRCs checked)
+    ref = tmp_path / "ref.ckpt"
+    torch.save(state, ref)
+    names = [n.split("/", 1)[1] for n in zipfile.ZipFile(path).namelist()]
+    assert names == [n.split("/", 1)[1] for n in zipfile.ZipFile(ref).namelist()]
+    assert zipfile.ZipFile(path).testzip() is None
+
+
+def test_mutation_after_save_does_not_change_the_file(tmp_path, backend):
+    state = _state(3, mb=4)
+    expected = _clone(state)
+    ckio = AsyncCheckpointIO(backend=backend, max_in_flight=2)
+    ckio.save_checkpoint(state, tmp_path / "a.ckpt")
+    # what a training loop does right after the call: in-place updates, replaced entries, cleared containers
+    state["state_dict"]["w"].mul_(-3).add_(1)
+    state["optimizer_states"][0]["state"][0]["exp_avg"].zero_()
+    state["state_dict"]["b"] = torch.zeros(1)
+    state["nested"]["l"].clear()
+    ckio.save_checkpoint(state, tmp_path / "b.ckpt")
+    second = _clone(state)
+    state["state_dict"]["w"].zero_()
+    ckio.teardown()
+    _assert_same(expected, torch.load(tmp_path / "a.ckpt", weights_only=True))
+    _assert_same(second, torch.load(tmp_path / "b.ckpt", weights_only=True))
+
+
+@pytest.mark.parametrize("max_in_flight", [1, 3])
+def test_saves_while_in_flight_and_bounded_staging(tmp_path, backend, max_in_flight):
+    ckio = AsyncCheckpointIO(backend=backend, max_in_flight=max_in_flight)
+    states = [_state(i, mb=2) for i in range(6)]
+    nbytes = sum(t.untyped_storage().nbytes() for t in archive.dumps(states[0])[2])
+    for i, s in enumerate(states):
+        ckio.save_checkpoint(s, tmp_path / f"s{i}.ckpt")
+        assert ckio.pending <= max_in_flight
+        ckio.save_checkpoint(s, tmp_path / "last.ckpt")  # same path, queued behind the other
+        assert ckio.pending <= max_in_flight
+    staging = ckio.staging_bytes
+    assert nbytes <= staging <= max_in_flight * (nbytes + 64 * 20 + (2 << 20))  # one arena per slot, reused
+    ckio.wait()
+    assert ckio.pending == 0
+    for i, s in enumerate(states):
+        _assert_same(s, torch.load(tmp_path / f"s{i}.ckpt", weights_only=True))
+    _assert_same(states[-1], torch.load(tmp_path / "last.ckpt", weights_only=True))
+    assert sorted(os.listdir(tmp_path)) == sorted([f"s{i}.ckpt" for i in range(6)] + ["last.ckpt"])  # no temp files
+    ckio.teardown()
+    assert ckio.staging_bytes == 0
+
+
+def test_remove_waits_for_the_new_file(tmp_path, backend):
+    ckio = AsyncCheckpointIO(backend=backend)
+    old, new = tmp_path / "old.ckpt", tmp_path / "new.ckpt"
+    torch.save({"x": 1}, old)
+    ckio.save_checkpoint(_state(4, mb=16), new)
+    ckio.remove_checkpoint(old)
+    while old.exists():  # the moment the old file is gone, the new one must be complete
+        pass
+    assert new.exists()
+    _assert_same(_state(4, mb=16), torch.load(new, weights_only=True))
+    ckio.teardown()
+
+
+def test_failed_write_raises_at_next_save_keeps_old_file_and_skips_removal(tmp_path, backend, monkeypatch):
+    ckio = AsyncCheckpointIO(backend=backend)
+    good = tmp_path / "good.ckpt"
+    ckio.save_checkpoint(_state(5), good)
+    ckio.wait()
+    monkeypatch.setattr(async_io.os, "makedirs", lambda *a, **k: None)  # the directory vanishes before the write
+    bad = tmp_path / "gone" / "bad.ckpt"
+    ckio.save_checkpoint(_state(6, mb=8), tmp_path / "slow.ckpt")  # usually keeps the next two queued
+    ckio.save_checkpoint(_state(6), bad)
+    errors = []
+    try:  # ModelCheckpoint's top-k deletion: must not run, the new file never landed
+        ckio.remove_checkpoint(good)
+    except OSError as e:  # the failure was already known: reported here instead of removing
+        errors.append(e)
+    if not errors:
+        ckio._writer.wait(-1)
+        with pytest.raises(OSError) as err:
+            ckio.save_checkpoint(_state(7), tmp_path / "next.ckpt")
+        errors.append(err.value)
+        assert not (tmp_path / "next.ckpt").exists()
+    assert errors[0].errno == errno.ENOENT
+    assert "gone/bad.ckpt" in str(errors[0]) and "previous file" in str(errors[0])
+    _assert_same(_state(5), torch.load(good, weights_only=True))
+    ckio.teardown()  # nothing left to report
+
+
+def test_error_raised_at_teardown_and_wait(tmp_path, backend, monkeypatch):
+    monkeypatch.setattr(async_io.os, "makedirs", lambda *a, **k: None)
+    ckio = AsyncCheckpointIO(backend=backend)
+    ckio.save_checkpoint(_state(1), tmp_path / "missing" / "a.ckpt")
+    with pytest.raises(OSError, match="missing/a.ckpt"):
+        ckio.teardown()
+    ckio.teardown()  # reported once; the plugin is reusable afterwards
+    ckio.save_checkpoint(_state(1), tmp_path / "b.ckpt")
+    ckio.wait()
+    assert (tmp_path / "b.ckpt").exists()
+    ckio.save_checkpoint(_state(1), tmp_path / "missing" / "c.ckpt")
+    with pytest.raises(OSError, match="missing/c.ckpt"):
+        ckio.wait()
+
+
+def _mount_tmpfs(path, size: str, ro: bool = False) -> bool:
+    if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    os.makedirs(path, exist_ok=True)
+    opts = f"size={size}" + (",ro" if ro else "")
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True).returncode == 0
+
+
+def test_disk_full_tmpfs(tmp_path, backend):
+    mnt = tmp_path / "small"
+    if not _mount_tmpfs(mnt, "6m"):
+        pytest.skip("needs root to mount a small tmpfs (see the RLIMIT_FSIZE test)")
+    try:
+        ckio = AsyncCheckpointIO(backend=backend)
+        path = mnt / "model.ckpt"
+        ckio.save_checkpoint(_state(1, mb=1), path)  # ~4 MB: fits
+        ckio.wait()
+        ckio.save_checkpoint(_state(2, mb=2), path)  # ~8 MB more: the disk is full half-way
+        with pytest.raises(OSError, match="model.ckpt") as err:
+            ckio.wait()
+        assert err.value.errno == errno.ENOSPC and "No space left" in str(err.value)
+        _assert_same(_state(1, mb=1), torch.load(path, weights_only=True))
+        assert os.listdir(mnt) == ["model.ckpt"]  # the partial temp file was removed
+        ckio.teardown()
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_read_only_filesystem(tmp_path, backend, monkeypatch):
+    mnt = tmp_path / "ro"
+    if not _mount_tmpfs(mnt, "1m", ro=True):
+        pytest.skip("needs root to mount a read-only tmpfs")
+    try:
+        ckio = AsyncCheckpointIO(backend=backend)
+        ckio.save_checkpoint(_state(1), mnt / "model.ckpt")
+        with pytest.raises(OSError, match="ro/model.ckpt") as err:
+            ckio.teardown()
+        assert err.value.errno in (errno.EROFS, errno.EACCES)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+_CHILD_FSIZE = r"""
+import os, resource, signal, sys, torch
+if os.environ.get("FASTLIT_IO_DEV_LIB"):
+    torch.ops.load_library(os.environ["FASTLIT_IO_DEV_LIB"])
+from fastlit.checkpoint.async_io import AsyncCheckpointIO
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+d = sys.argv[1]
+ckio = AsyncCheckpointIO(backend=sys.argv[2])
+ckio.save_checkpoint({"w": torch.ones(1000)}, os.path.join(d, "m.ckpt"))
+ckio.wait()
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.RLIM_INFINITY))
+ckio.save_checkpoint({"w": torch.zeros(1 << 20)}, os.path.join(d, "m.ckpt"))
+try:
+    ckio.teardown()
+except OSError as e:
+    print("ERR", e.errno, e)
+"""
+
+
+def test_file_size_limit_gives_clear_error(tmp_path, backend):
+    out = subprocess.run([sys.executable, "-c", _CHILD_FSIZE, str(tmp_path), backend], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"ERR {errno.EFBIG}" in out.stdout and "m.ckpt" in out.stdout, out.stdout + out.stderr
+    assert torch.equal(torch.load(tmp_path / "m.ckpt", weights_only=True)["w"], torch.ones(1000))
+    assert os.listdir(tmp_path) == ["m.ckpt"]
+
+
+def test_custom_inner_checkpoint_io_gets_snapshot(tmp_path):
+    calls = []
+
+    class Recording(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            calls.append((path, storage_options))
+            torch.save(checkpoint, path)
+
+        def remove_checkpoint(self, path):
+            calls.append(("rm", path))
+            os.remove(path)
+
+    ckio = AsyncCheckpointIO(Recording())
+    state = _state(8, mb=1)
+    expected = _clone(state)
+    ckio.save_checkpoint(state, tmp_path / "a.ckpt", storage_options={"k": 1})
+    state["state_dict"]["w"].zero_()
+    ckio.remove_checkpoint(tmp_path / "a.ckpt")
+    ckio.save_checkpoint(state, tmp_path / "b.ckpt")
+    ckio.teardown()
+    assert isinstance(ckio._checkpoint_io, Recording)
+    assert calls[0] == (str(tmp_path / "a.ckpt"), {"k": 1}) and calls[1] == ("rm", str(tmp_path / "a.ckpt"))
+    assert not (tmp_path / "a.ckpt").exists()
+    state_b = torch.load(tmp_path / "b.ckpt", weights_only=True)
+    assert torch.equal(state_b["state_dict"]["w"], torch.zeros_like(expected["state_dict"]["w"]))
+    _assert_same(expected["optimizer_states"], state_b["optimizer_states"])
+
+
+def test_arguments_are_checked():
+    with pytest.raises(ValueError, match="max_in_flight"):
+        AsyncCheckpointIO(max_in_flight=0)
+    with pytest.raises(ValueError, match="backend"):
+        AsyncCheckpointIO(backend="gpu")
+    with pytest.raises(TypeError, match="CheckpointIO"):
+        AsyncCheckpointIO(checkpoint_io=object())
+    with pytest.raises(TypeError, match="storage_options"):
+        AsyncCheckpointIO(backend="thread").save_checkpoint({}, "x.ckpt", storage_options={"a": 1})
+
+
+def test_fallback_warns_once_when_native_missing(monkeypatch):
+    monkeypatch.setattr(async_io, "_native_class", lambda: (None, "test: not built"))
+    monkeypatch.setattr(async_io, "_warned", False)
+    with pytest.warns(UserWarning, match="not built"):
+        w = make_writer(1)
+    assert isinstance(w, ThreadWriter)
+    w.close()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_writer(1).close()
+    with pytest.raises(RuntimeError, match="not built"):
+        make_writer(1, "native")
+
+
+def test_plugin_import_paths():
+    import fastlit.plugins as plugins
+    from fastlit.plugins.io import AsyncCheckpointIO as A2
+    from fastlit.plugins.io.async_plugin import AsyncCheckpointIO as A3
+    from fastlit.plugins.io.checkpoint_plugin import CheckpointIO
+    from fastlit.plugins.io.torch_plugin import TorchCheckpointIO as T2
+
+    assert plugins.AsyncCheckpointIO is A2 is A3 is AsyncCheckpointIO
+    assert plugins.TorchCheckpointIO is T2 is TorchCheckpointIO and issubclass(AsyncCheckpointIO, CheckpointIO)
+
+
+def test_unpicklable_object_raises_in_caller(tmp_path, backend):
+    ckio = AsyncCheckpointIO(backend=backend)
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        ckio.save_checkpoint({"f": lambda: 1}, tmp_path / "a.ckpt")
+    ckio.teardown()
+    assert not (tmp_path / "a.ckpt").exists()
