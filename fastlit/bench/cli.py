@@ -7,7 +7,7 @@ import os
 import platform
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Optional
 
 SUITES = ("loop", "ddp")
 
@@ -15,6 +15,14 @@ SUITES = ("loop", "ddp")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("suite", nargs="?", default="loop", choices=SUITES + ("all",),
                    help="what to measure: loop (default; the seed autoencoder), ddp (2 gloo ranks), all")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                   help="where the loop suite trains (default cpu; auto = cuda when available)")
+    p.add_argument("--workloads", default="autoencoder,cnn",
+                   help="built-in loop workloads, comma separated (default: autoencoder,cnn)")
+    p.add_argument("--module", metavar="PKG.MOD:CLASS", help="also time your own LightningModule")
+    p.add_argument("--datamodule", metavar="PKG.MOD:CLASS", help="the DataModule for --module")
+    p.add_argument("--init-args", default="{}", help="JSON kwargs for --module's constructor")
+    p.add_argument("--epochs", type=int, default=1, help="epochs for --module (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats per variant (default 5)")
     p.add_argument("--quick", action="store_true", help="fewer repeats (3), for CI")
@@ -22,6 +30,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="write every figure to PATH as JSON")
     p.add_argument("--compare", metavar="BASELINE", help="fail if a ratio is worse than BASELINE.json's")
     p.add_argument("--tolerance", type=float, default=0.10, help="allowed relative regression (default 0.10)")
+
+
+def copy_bandwidth_gbs(nbytes: int = 256 << 20, repeats: int = 5) -> float:
+    """Host memory copy bandwidth (read + write bytes per second), the floor kernel figures are read against."""
+    import time
+
+    import torch
+
+    src = torch.empty(nbytes // 4, dtype=torch.float32).fill_(1.0)
+    dst = torch.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * nbytes / best / 1e9
+
+
+def gpu_info() -> Optional[dict[str, Any]]:
+    """Name and memory of GPU 0, plus utilization/power from NVML (nvidia-ml-py) when it is available."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    info: dict[str, Any] = {"name": torch.cuda.get_device_name(0),
+                            "memory_total_gb": torch.cuda.get_device_properties(0).total_memory / 1e9}
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        h = pynvml.nvmlDeviceGetHandleByIndex(0)
+        info["utilization_pct"] = pynvml.nvmlDeviceGetUtilizationRates(h).gpu
+        info["power_w"] = pynvml.nvmlDeviceGetPowerUsage(h) / 1000
+        info["memory_used_gb"] = pynvml.nvmlDeviceGetMemoryInfo(h).used / 1e9
+    except Exception as e:  # NVML missing or not permitted: the torch figures above still stand
+        info["nvml"] = f"unavailable: {e}"
+    return info
 
 
 def machine_info(threads: int) -> dict[str, Any]:
@@ -45,8 +90,8 @@ def machine_info(threads: int) -> dict[str, Any]:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
             "python": platform.python_version(), "fastlit": __version__, "commit": commit,
-            "extension_loaded": EXT_AVAILABLE,
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+            "extension_loaded": EXT_AVAILABLE, "copy_bandwidth_gbs": round(copy_bandwidth_gbs(), 2),
+            "gpu": gpu_info()}
 
 
 def compare(current: dict[str, float], baseline: dict[str, float], tolerance: float) -> list[str]:
@@ -63,11 +108,28 @@ def run(args: argparse.Namespace) -> int:
 
     repeats = 3 if args.quick else args.repeats
     info = machine_info(args.threads)
-    print(f"fastlit bench on {info['cpu']} ({info['cores']} cores), torch {info['torch']}, "
-          f"fastlit {info['fastlit']} ({info['commit'] or 'no git'}), extension loaded: {info['extension_loaded']}")
+    print(f"fastlit bench on {info['cpu']} ({info['cores']} cores, copy bandwidth {info['copy_bandwidth_gbs']} GB/s), "
+          f"torch {info['torch']}, fastlit {info['fastlit']} ({info['commit'] or 'no git'}), extension loaded: "
+          f"{info['extension_loaded']}" + (f", GPU {info['gpu']['name']}" if info["gpu"] else ""))
     report: dict[str, Any] = {"machine": info, "suites": {}, "ratios": {}}
     if args.suite in ("loop", "all"):
-        result = loop.run(threads=args.threads, repeats=repeats, lightning=not args.no_lightning)
+        import torch
+
+        from fastlit.bench import workloads
+
+        device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+        names = tuple(n for n in args.workloads.split(",") if n)
+        unknown = [n for n in names if n not in workloads.WORKLOADS]
+        if unknown:
+            print(f"unknown workload(s) {unknown}; choose from {sorted(workloads.WORKLOADS)}", file=sys.stderr)
+            return 2
+        user = None
+        if args.module:
+            wl = workloads.user_workload(args.module, args.datamodule, args.init_args, args.epochs)
+            user = (wl, ["--module", args.module, "--init-args", args.init_args, "--epochs", str(args.epochs)]
+                    + (["--datamodule", args.datamodule] if args.datamodule else []))
+        result = loop.run(threads=args.threads, repeats=repeats, lightning=not args.no_lightning, names=names,
+                          device=device, user=user)
         print(loop.format_table(result))
         report["suites"]["loop"] = result
         report["ratios"].update(result["ratios"])

@@ -25,22 +25,46 @@ def test_compare_names_only_ratios_worse_than_tolerance():
 
 def test_loop_suite_reports_every_variant(monkeypatch):
     # a small epoch count keeps this a smoke test; the ratios themselves live in the benchmark, not here
+    wl = loop.workloads.WORKLOADS["autoencoder"]
     monkeypatch.setattr(loop.workloads, "EPOCHS", 1)
-    monkeypatch.setattr(loop.workloads, "N_SAMPLES", 640)
+    monkeypatch.setattr(wl, "epochs", 1)
+    monkeypatch.setattr(wl, "loader", lambda: loop.workloads.loader(n=640))
     result = loop.run(threads=1, repeats=1, lightning=False)
-    names = [r["variant"] for r in result["rows"]]
+    (res,) = result["workloads"]
+    names = [r["variant"] for r in res["rows"]]
     assert names == ["plain", "fastlit_off", "fastlit"]
-    plain = result["rows"][0]
+    plain = res["rows"][0]
     assert plain["ratio_vs_plain"] == 1.0 and plain["ms_per_step"] > 0
     assert set(result["ratios"]) == {"loop.fastlit_off", "loop.fastlit"}
     assert all(v > 0 for v in result["ratios"].values())
     assert "plain PyTorch loop" in loop.format_table(result)
 
 
+def test_user_module_workload(tmp_path, monkeypatch):
+    (tmp_path / "mymodel.py").write_text(
+        "import torch, fastlit as pl\n"
+        "from torch.utils.data import DataLoader, TensorDataset\n"
+        "class Tiny(pl.LightningModule):\n"
+        "    def __init__(self, width=4):\n"
+        "        super().__init__(); self.l = torch.nn.Linear(width, 1)\n"
+        "    def training_step(self, b, i):\n"
+        "        return torch.nn.functional.mse_loss(self.l(b[0]), b[1])\n"
+        "    def configure_optimizers(self): return torch.optim.SGD(self.parameters(), lr=0.1)\n"
+        "    def train_dataloader(self):\n"
+        "        return DataLoader(TensorDataset(torch.randn(32, 4), torch.randn(32, 1)), batch_size=8)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    wl = loop.workloads.user_workload("mymodel:Tiny", init_args='{"width": 4}', epochs=2)
+    assert wl.name == "user:Tiny"
+    assert loop.workloads.plain_loop(wl) == 8  # 4 batches x 2 epochs, from the module's own training_step
+    res = loop.run_workload(wl, repeats=1, lightning=False)
+    assert [r["variant"] for r in res["rows"]] == ["plain", "fastlit_off", "fastlit"]
+
+
 def test_cli_json_and_compare_exit_code(tmp_path, monkeypatch):
-    fake = {"workload": "w", "threads": 1, "repeats": 1, "ratios": {"loop.fastlit": 1.5},
-            "rows": [{"variant": "plain", "label": "plain", "ms_per_step": 1.0, "spread": 0.0, "n": 1,
-                      "ratio_vs_plain": 1.0}]}
+    fake = {"ratios": {"loop.fastlit": 1.5}, "workloads": [
+        {"workload": "w", "description": "d", "device": "cpu", "threads": 1, "repeats": 1,
+         "rows": [{"variant": "plain", "label": "plain", "ms_per_step": 1.0, "spread": 0.0, "n": 1,
+                   "ratio_vs_plain": 1.0}]}]}
     monkeypatch.setattr(loop, "run", lambda **kw: fake)
     out = tmp_path / "bench.json"
     assert cli.run(cli_args(["--json", str(out)])) == 0
