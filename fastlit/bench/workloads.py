@@ -3,7 +3,8 @@ or ``pytorch_lightning``), so the very same model code runs under both, and has 
 
 - ``autoencoder`` (the default): the seed tutorial's 784-64-3-64-784 autoencoder, Adam lr 1e-3, 6400x784
   synthetic floats, batch 64, 3 epochs. Small: the framework's own per-step cost is visible.
-- ``cnn``: the seed MNIST classifier (two convolutions), synthetic 1x28x28 images, batch 128, 2 epochs.
+- ``cnn``: the seed 004 MNIST classifier (two convolutions), 640 synthetic 1x28x28 images, batch 64, 1 epoch:
+  compute-bound, so the framework cost is a small share.
 - ``user``: any module given with ``--module pkg.mod:Class`` (see ``user_workload``).
 """
 from __future__ import annotations
