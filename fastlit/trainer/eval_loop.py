@@ -129,6 +129,7 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
     hooks = t._hooks
     h_start, h_end = hooks[f"on_{hook}_batch_start"], hooks[f"on_{hook}_batch_end"]
     multi = len(loaders) > 1
+    _check_dataloader_idx(module, key, multi)
     mixed = t.precision_plugin.autocast
     modes = _capture_modes(module)
     getattr(module, f"on_{hook}_model_eval")()
@@ -207,8 +208,13 @@ def run_predict(t: Any, given: Any) -> Optional[list[Any]]:
     device = t.strategy.root_device
     from fastlit.trainer.fit_loop import _batch_transfer
 
+    if not is_overridden("predict_step", module, LightningModule) and not is_overridden("forward", module, LightningModule):
+        from fastlit.utilities.exceptions import MisconfigurationException
+
+        raise MisconfigurationException("`Trainer.predict` requires `forward` method to run.")
     transfer = _batch_transfer(t)
     multi = len(loaders) > 1
+    _check_dataloader_idx(module, "predict", multi)
     keep = t._return_predictions
     modes = _capture_modes(module)
     module.on_predict_model_eval()
@@ -267,6 +273,27 @@ def _log_returned(results: Results, fx: str, out: Any) -> None:
         for k, v in out.items():
             if _is_scalar(v):
                 results.log(fx, k, v, prog_bar=False, logger=True, on_step=None, on_epoch=None, reduce_fx="mean")
+
+
+def _check_dataloader_idx(module: LightningModule, key: str, multi: bool) -> None:
+    """Lightning's rule, checked once per run: with several loaders the step and batch hooks must take
+    ``dataloader_idx``; with one loader they may, but only with a default."""
+    import inspect
+
+    hook = _HOOK[key]
+    for name in (_STEP[key], f"on_{hook}_batch_start", f"on_{hook}_batch_end"):
+        if not is_overridden(name, module, LightningModule):
+            continue
+        params = inspect.signature(getattr(module, name)).parameters
+        takes = "dataloader_idx" in params or any(p.kind == p.VAR_POSITIONAL for p in params.values())
+        where = f"`{type(module).__name__}.{name}()`"
+        if multi and not takes:
+            raise RuntimeError(f"You provided multiple `{key}_dataloader`, but no `dataloader_idx` argument in "
+                               f"{where}. Try adding `dataloader_idx=0` to its signature.")
+        if not multi and "dataloader_idx" in params and params["dataloader_idx"].default is inspect.Parameter.empty:
+            raise RuntimeError(f"You provided only a single `{key}_dataloader`, but have included `dataloader_idx` "
+                               f"in {where}. Either remove the argument or give it a default value i.e. "
+                               "`dataloader_idx=0`.")
 
 
 def _capture_modes(module: torch.nn.Module) -> dict[str, bool]:
