@@ -338,3 +338,52 @@ def test_unpicklable_object_raises_in_caller(tmp_path, backend):
         ckio.save_checkpoint({"f": lambda: 1}, tmp_path / "a.ckpt")
     ckio.teardown()
     assert not (tmp_path / "a.ckpt").exists()
+
+
+_CHILD_KILL = r"""
+import os, sys, torch
+if os.environ.get("FASTLIT_IO_DEV_LIB"):
+    torch.ops.load_library(os.environ["FASTLIT_IO_DEV_LIB"])
+from fastlit.checkpoint.async_io import AsyncCheckpointIO
+d = sys.argv[1]
+ckio = AsyncCheckpointIO(backend=sys.argv[2])
+w = torch.zeros(1 << 21)  # 8 MB
+print("ready", flush=True)
+for i in range(1, 1 << 30):
+    w.fill_(i)
+    ckio.save_checkpoint({"step": i, "w": w, "meta": {"i": i}}, os.path.join(d, f"ckpt-{i % 3}.ckpt"))
+    ckio.save_checkpoint({"step": i, "w": w, "meta": {"i": i}}, os.path.join(d, "last.ckpt"))
+    if i % 2 == 0:
+        ckio.wait()
+        print("durable", i, flush=True)
+"""
+
+
+def test_sigkill_during_writes_never_leaves_a_broken_checkpoint(tmp_path, backend):
+    import random
+    import signal
+    import time
+
+    rng = random.Random(1234)
+    runs = 20 if backend == "native" else 5
+    for run in range(runs):
+        d = tmp_path / f"run{run}"
+        d.mkdir()
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD_KILL, str(d), backend], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        time.sleep(rng.uniform(0.0, 0.8))  # a random moment: staging, writing, fsync or rename
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=60)
+        durable = [int(line.split()[1]) for line in out.splitlines() if line.startswith("durable")]
+        files = sorted(f for f in os.listdir(d) if not f.startswith("."))  # dot files: abandoned temp files
+        assert set(files) <= {"ckpt-0.ckpt", "ckpt-1.ckpt", "ckpt-2.ckpt", "last.ckpt"}
+        steps = {}
+        for f in files:  # every checkpoint path that exists holds a complete, consistent checkpoint
+            ckpt = torch.load(d / f, weights_only=True)
+            assert ckpt["meta"]["i"] == ckpt["step"] and torch.equal(ckpt["w"], torch.full((1 << 21,), float(ckpt["step"])))
+            assert int(f[5]) == ckpt["step"] % 3 if f.startswith("ckpt-") else True
+            steps[f] = ckpt["step"]
+        if durable:  # the last save reported durable (or a later one) is what is on disk
+            assert steps["last.ckpt"] >= durable[-1]
+            assert steps[f"ckpt-{durable[-1] % 3}.ckpt"] >= durable[-1]

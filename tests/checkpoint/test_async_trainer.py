@@ -1,0 +1,120 @@
+"""``Trainer(async_checkpoint=True)`` / ``plugins=[AsyncCheckpointIO()]`` inside real fits: same files and contents
+as synchronous saving, top-k deletion only after the new file is durable, errors surfacing at the next step,
+and Lightning reading what we wrote in the background."""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from typing import Any
+
+import pytest
+import torch
+
+import fastlit
+from fastlit.callbacks import Callback, ModelCheckpoint
+from fastlit.checkpoint import async_io
+from fastlit.checkpoint.io import TorchCheckpointIO
+from fastlit.plugins import AsyncCheckpointIO
+from helpers import find_files, models, quiet, randn_loader
+
+if os.environ.get("FASTLIT_IO_DEV_LIB") and async_io._native_class()[0] is None:
+    torch.ops.load_library(os.environ["FASTLIT_IO_DEV_LIB"])
+
+
+def _fit(pl: Any, root: str, seed: int = 0, callbacks: Any = None, **kw: Any) -> Any:
+    torch.manual_seed(seed)
+    model = models(pl).BoringModel()
+    ckpt = ModelCheckpoint if pl is fastlit else pl.callbacks.ModelCheckpoint
+    cbs = callbacks if callbacks is not None else [
+        ckpt(monitor="val_loss", save_top_k=2, every_n_train_steps=2, save_last=True)]
+    if pl is fastlit:
+        kw.setdefault("fused_optimizer", False)  # these tests are about checkpoints, not the optimizer kernels
+    trainer = pl.Trainer(**quiet(default_root_dir=root, max_epochs=3, logger=False, callbacks=cbs, **kw))
+    trainer.fit(model, randn_loader(16), randn_loader(8))
+    return trainer, model
+
+
+def _contents(root: str) -> dict[str, dict]:
+    out = {}
+    for f in find_files(root, ".ckpt"):
+        ck = torch.load(os.path.join(root, f), weights_only=True)
+        ck.pop("callbacks", None)  # holds absolute dirpaths
+        out[f] = ck
+    return out
+
+
+@pytest.mark.parametrize("how", ["flag", "plugin"])
+def test_async_fit_writes_the_same_checkpoints_as_sync(tmp_path, how):
+    kw = {"async_checkpoint": True} if how == "flag" else {"plugins": [AsyncCheckpointIO()]}
+    sync_trainer, _ = _fit(fastlit, str(tmp_path / "sync"))
+    trainer, model = _fit(fastlit, str(tmp_path / "async"), **kw)
+    io = trainer._checkpoint_io
+    assert isinstance(io, AsyncCheckpointIO) and isinstance(sync_trainer._checkpoint_io, TorchCheckpointIO)
+    assert io.pending == 0 and io.staging_bytes == 0  # fit waited for the last write and freed the buffers
+    a, s = _contents(str(tmp_path / "async")), _contents(str(tmp_path / "sync"))
+    assert sorted(a) == sorted(s) and len(a) == 3
+    for f in a:
+        assert a[f].keys() == s[f].keys()
+        for k, v in a[f]["state_dict"].items():
+            assert torch.equal(v, s[f]["state_dict"][k])
+        assert a[f]["global_step"] == s[f]["global_step"] and a[f]["loops"] == s[f]["loops"]
+    # a save after fit is durable when the call returns
+    path = str(tmp_path / "after.ckpt")
+    trainer.save_checkpoint(path)
+    assert io.pending == 0 and torch.equal(torch.load(path, weights_only=True)["state_dict"]["layer.weight"],
+                                           model.layer.weight)
+
+
+def test_topk_old_file_removed_only_after_new_file_is_durable(tmp_path):
+    events = []
+
+    class Recording(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            time.sleep(0.02)  # a slow disk: ModelCheckpoint's removal call arrives while this is in flight
+            super().save_checkpoint(checkpoint, path)
+            events.append(("saved", os.path.basename(path)))
+
+        def remove_checkpoint(self, path):
+            events.append(("remove", os.path.basename(path), sorted(os.listdir(os.path.dirname(path)))))
+            super().remove_checkpoint(path)
+
+    io = AsyncCheckpointIO(Recording())
+    _fit(fastlit, str(tmp_path), plugins=[io], callbacks=[ModelCheckpoint(save_top_k=1, every_n_train_steps=1)])
+    removes = [i for i, e in enumerate(events) if e[0] == "remove"]
+    assert len(removes) >= 5
+    for i in removes:  # the file that replaced it was saved just before, and was on disk at removal time
+        assert events[i - 1][0] == "saved" and events[i - 1][1] in events[i][2]
+    assert find_files(str(tmp_path), ".ckpt") == [os.path.join("checkpoints", "epoch=2-step=12.ckpt")]
+
+
+def test_failed_write_raises_at_the_next_step(tmp_path, monkeypatch):
+    monkeypatch.setattr(async_io.os, "makedirs", lambda *a, **k: None)  # the target directory "disappears"
+    bad = str(tmp_path / "gone" / "x.ckpt")
+
+    class SaveOnce(Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == 2:
+                trainer.save_checkpoint(bad)
+            time.sleep(0.01)
+
+    torch.manual_seed(0)
+    trainer = fastlit.Trainer(**quiet(default_root_dir=str(tmp_path), max_steps=40, logger=False,
+                                      enable_checkpointing=False, async_checkpoint=True, callbacks=[SaveOnce()],
+                                      fused_optimizer=False))
+    with pytest.raises(OSError, match="gone/x.ckpt") as err:
+        trainer.fit(models(fastlit).BoringModel(), randn_loader(64, batch_size=1))
+    assert any(f.name == "_poll" for f in traceback.extract_tb(err.value.__traceback__))  # raised by a step
+    assert 2 <= trainer.global_step < 40  # well before the end of fit (usually the very next batch)
+
+
+def test_lightning_reads_async_checkpoints(tmp_path, lightning):
+    trainer, model = _fit(fastlit, str(tmp_path), async_checkpoint=True)
+    last = os.path.join(str(tmp_path), "checkpoints", "last.ckpt")
+    loaded = models(lightning).BoringModel.load_from_checkpoint(last)
+    assert torch.equal(loaded.layer.weight, model.layer.weight)
+    # and Lightning's own AsyncCheckpointIO produces the same file names
+    from pytorch_lightning.plugins import AsyncCheckpointIO as LAsync
+
+    _fit(lightning, str(tmp_path / "pl"), plugins=[LAsync()])
+    assert sorted(os.listdir(tmp_path / "pl" / "checkpoints")) == sorted(os.listdir(tmp_path / "checkpoints"))
