@@ -631,6 +631,7 @@ class Trainer:
 
         fn = self.state.fn
         self.strategy.launch()  # DDP: start the other local ranks / join the process group
+        self._entry_loaders = loaders  # what the entry point was given (the Tuner's trial runs reuse it)
         self.lightning_module = model
         model._trainer = self
         if datamodule is not None:
