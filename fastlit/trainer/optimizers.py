@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import torch
 from torch.optim import Optimizer
 
 from fastlit.utilities.exceptions import MisconfigurationException
@@ -117,3 +118,29 @@ def _from_dict(d: Mapping) -> tuple[list[Optimizer], list[LRSchedulerConfig]]:
     sched = d.get("lr_scheduler")
     configs = [_scheduler_config(sched, d.get("monitor"))] if sched is not None else []
     return [opt], configs
+
+
+class _MockOptimizer(Optimizer):
+    """What a fit runs with when ``configure_optimizers`` returns None (as in Lightning): ``step`` only runs the
+    closure, ``zero_grad`` does nothing, and it has no state."""
+
+    def __init__(self) -> None:
+        super().__init__([torch.zeros(1)], {})
+
+    def add_param_group(self, param_group: dict) -> None:
+        pass  # no-op: nothing to optimize
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def step(self, closure: Any = None) -> Any:
+        return closure() if closure is not None else None
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return "No Optimizer"

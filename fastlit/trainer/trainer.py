@@ -19,7 +19,7 @@ from fastlit.strategies.select import select_strategy
 from fastlit.trainer import data as data_mod
 from fastlit.trainer import legacy
 from fastlit.trainer.metrics import Results
-from fastlit.trainer.optimizers import LRSchedulerConfig, parse_configure_optimizers
+from fastlit.trainer.optimizers import LRSchedulerConfig, _MockOptimizer, parse_configure_optimizers
 from fastlit.trainer.precision import Precision, normalize
 from fastlit.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from fastlit.utilities.apply_func import convert_tensors_to_scalars
@@ -761,6 +761,8 @@ class Trainer:
                 "`opt1, opt2, ... = self.optimizers()`.")
         if self.fused_optimizer:
             optimizers = [self._maybe_fuse(o, configs) for o in optimizers]
+        if not optimizers:  # Lightning trains on with a do-nothing optimizer (steps are still counted)
+            optimizers = [_MockOptimizer()]
         self.optimizers = optimizers
         self.lr_scheduler_configs = configs
         self._lightning_optimizers = []
