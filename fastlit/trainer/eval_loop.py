@@ -49,6 +49,7 @@ def setup_val(t: Any, given: Any) -> None:
     """Resolve the validation loaders for ``fit`` (only when ``validation_step`` exists)."""
     t._val_loaders = []
     t.num_val_batches = []
+    t._val_given, t._val_loaded_epoch = given, t.current_epoch
     if not is_overridden("validation_step", t.lightning_module, LightningModule) or t.limit_val_batches == 0:
         return
     t._val_loaders = _setup(t, "val", given)
@@ -87,6 +88,9 @@ def run_validation_in_fit(t: Any, accumulating: bool) -> None:
     t._refresh_step_metrics()  # callbacks at validation end see the training step values too (Lightning)
     if not accumulating:
         module.on_validation_model_zero_grad()
+    n = t.reload_dataloaders_every_n_epochs
+    if n and t.current_epoch - t._val_loaded_epoch >= n:  # Lightning reloads the val loaders as well
+        setup_val(t, t._val_given)
     t.state.stage = RunningStage.VALIDATING
     _run_eval(t, "val", t._val_loaders, t.num_val_batches, fitting=True)
     t.state.stage = RunningStage.TRAINING

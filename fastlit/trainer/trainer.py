@@ -523,6 +523,7 @@ class Trainer:
         self.state.status = TrainerStatus.RUNNING
         self.state.stage = RunningStage.TRAINING
         ckpt_path = ckpt_path if ckpt_path is not None else self._legacy_ckpt_path
+        self._train_given = train_dataloaders  # estimated_stepping_batches may be read before the loop starts
         self._guarded(self._run, model, datamodule, {"train": train_dataloaders, "val": val_dataloaders},
                       ckpt_path, weights_only)
 
@@ -905,7 +906,8 @@ class Trainer:
     def estimated_stepping_batches(self) -> Union[int, float]:
         """Total optimizer steps ``fit`` will take (for schedulers like OneCycleLR)."""
         if self.train_dataloader is None and self.lightning_module is not None:
-            loader = data_mod.resolve("train", None, self.datamodule, self.lightning_module)
+            loader = data_mod.resolve("train", getattr(self, "_train_given", None), self.datamodule,
+                                      self.lightning_module)
             n = data_mod.limit(data_mod.length(loader), self.limit_train_batches, "limit_train_batches") if loader is not None else 0
         else:
             n = self.num_training_batches
