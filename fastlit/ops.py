@@ -54,10 +54,8 @@ def fused_adam_(
     """One Adam (or AdamW with decoupled_weight_decay) step in place; increments state_steps itself."""
     if len(params) == 0:  # an empty call has no device to dispatch on
         return
-    _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr=lr, beta1=beta1, beta2=beta2,
-          weight_decay=weight_decay, eps=eps, amsgrad=amsgrad, maximize=maximize,
-          decoupled_weight_decay=decoupled_weight_decay, grad_scale=grad_scale, found_inf=found_inf,
-          grad_factor=grad_factor)
+    _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, beta1, beta2, weight_decay, eps,
+          amsgrad, maximize, decoupled_weight_decay, grad_scale, found_inf, grad_factor)
 
 
 def fused_sgd_(
@@ -69,9 +67,8 @@ def fused_sgd_(
     """One SGD step in place (momentum_buffers empty when momentum == 0), like aten::_fused_sgd_."""
     if len(params) == 0:
         return
-    _sgd(params, grads, momentum_buffers, weight_decay=weight_decay, momentum=momentum, lr=lr, dampening=dampening,
-         nesterov=nesterov, maximize=maximize, is_first_step=is_first_step, grad_scale=grad_scale,
-         found_inf=found_inf, grad_factor=grad_factor)
+    _sgd(params, grads, momentum_buffers, weight_decay, momentum, lr, dampening, nesterov, maximize, is_first_step,
+         grad_scale, found_inf, grad_factor)
 
 
 def multi_tensor_l2norm(
