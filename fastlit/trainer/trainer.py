@@ -933,13 +933,25 @@ class _LoopView:
     def max_epochs(self) -> int:
         return self._trainer.max_epochs
 
+    @max_epochs.setter
+    def max_epochs(self, value: int) -> None:  # `trainer.fit_loop.max_epochs = N` then fit again trains on
+        self._trainer.max_epochs = value
+
     @property
     def min_epochs(self) -> Optional[int]:
         return self._trainer.min_epochs
 
+    @min_epochs.setter
+    def min_epochs(self, value: Optional[int]) -> None:
+        self._trainer.min_epochs = value
+
     @property
     def max_steps(self) -> int:
         return self._trainer.max_steps
+
+    @max_steps.setter
+    def max_steps(self, value: int) -> None:
+        self._trainer.max_steps = value
 
     @property
     def global_step(self) -> int:

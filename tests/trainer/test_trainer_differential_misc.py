@@ -203,3 +203,31 @@ def test_reload_dataloaders_every_n_epochs() -> None:
         return calls, t.global_step
 
     _close(*_both(run))
+
+
+def test_fit_twice_and_evaluate_in_between() -> None:
+    def run(pl: Any) -> Any:
+        calls = []
+
+        class M(models(pl).BoringModel):
+            def training_step(self, batch: Any, batch_idx: int) -> Any:
+                calls.append(("train", self.current_epoch, batch_idx))
+                return super().training_step(batch, batch_idx)
+
+        torch.manual_seed(0)
+        m = M()
+        t = pl.Trainer(**quiet(max_epochs=2, logger=False, enable_checkpointing=False))
+        t.fit(m, randn_loader(8), randn_loader(4))
+        first = (t.global_step, t.current_epoch)
+        v = t.validate(m, randn_loader(4), verbose=False)
+        t.fit(m, randn_loader(8), randn_loader(4))  # max_epochs already reached: nothing more to do
+        second = (t.global_step, t.current_epoch)
+        t.fit_loop.max_epochs = 3  # Lightning's documented way to train on with the same trainer
+        t.fit(m, randn_loader(8), randn_loader(4))
+        third = (t.global_step, t.current_epoch, t.max_epochs)
+        return calls, first, second, v, _weights(m), third, t.state.fn, t.state.status
+
+    a, b = _both(run)
+    _close(a[:6], b[:6])
+    assert str(getattr(b[6], "value", b[6])) == str(getattr(a[6], "value", a[6]))
+    assert str(getattr(b[7], "value", b[7])) == str(getattr(a[7], "value", a[7]))
