@@ -1,0 +1,257 @@
+"""What the batch-size and learning-rate finders share: finding the tuned attribute, OOM detection, and running
+short trial loops on a live Trainer, then putting everything back.
+
+Lightning saves a temporary checkpoint file before the trials and restores it afterwards. fastlit keeps the same
+state in memory instead (weights and optimizer state copied to the CPU, loop counters, metric dicts), which is
+faster, writes nothing next to the user's files, and calls no ``on_save/load_checkpoint`` hooks.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+import random
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any, Optional
+
+import torch
+
+from fastlit.trainer.states import TrainerFn
+
+# ---------------------------------------------------------------------------------------------------- attributes
+
+
+def _attr_holders(model: Any, name: str) -> list[Any]:
+    """Where ``name`` lives: the model, ``model.hparams``, the datamodule, ``datamodule.hparams`` (in that order)."""
+    holders: list[Any] = []
+    if hasattr(model, name):
+        holders.append(model)
+    if hasattr(model, "hparams") and name in model.hparams:
+        holders.append(model.hparams)
+    trainer = getattr(model, "_trainer", None)
+    dm = getattr(trainer, "datamodule", None) if trainer is not None else None
+    if dm is not None:
+        if hasattr(dm, name):
+            holders.append(dm)
+        if hasattr(dm, "hparams") and name in dm.hparams:
+            holders.append(dm.hparams)
+    return holders
+
+
+def lightning_hasattr(model: Any, name: str) -> bool:
+    """Whether ``name`` is on the model, its hparams, the datamodule or the datamodule's hparams."""
+    return bool(_attr_holders(model, name))
+
+
+def lightning_getattr(model: Any, name: str) -> Any:
+    """``name``'s value from the last place that has it (Lightning's precedence: the datamodule wins)."""
+    holders = _attr_holders(model, name)
+    if not holders:
+        raise AttributeError(f"{name} is neither stored in the model namespace nor the `hparams` namespace/dict, nor "
+                             "the datamodule.")
+    holder = holders[-1]
+    return holder[name] if isinstance(holder, dict) else getattr(holder, name)
+
+
+def lightning_setattr(model: Any, name: str, value: Any) -> None:
+    """Set ``name`` everywhere it lives, so the model and the datamodule agree."""
+    holders = _attr_holders(model, name)
+    if not holders:
+        raise AttributeError(f"{name} is neither stored in the model namespace nor the `hparams` namespace/dict, nor "
+                             "the datamodule.")
+    for holder in holders:
+        if isinstance(holder, dict):
+            holder[name] = value
+        else:
+            setattr(holder, name, value)
+
+
+# ---------------------------------------------------------------------------------------------------- memory
+
+
+def is_oom_error(exception: BaseException) -> bool:
+    """Whether ``exception`` is an out-of-memory error (CUDA, cuDNN's variant, or the CPU allocator's)."""
+    if isinstance(exception, torch.cuda.OutOfMemoryError):
+        return True
+    if not isinstance(exception, RuntimeError) or len(exception.args) != 1 or not isinstance(exception.args[0], str):
+        return False
+    msg = exception.args[0]
+    return (("CUDA" in msg and "out of memory" in msg) or "cuDNN error: CUDNN_STATUS_NOT_SUPPORTED." in msg
+            or "DefaultCPUAllocator: can't allocate memory" in msg)
+
+
+def garbage_collection_cuda(after_oom: bool = False) -> None:
+    """Free what the previous trial left behind, so the next one starts from the same memory.
+
+    A full ``gc.collect()`` costs ~0.2 s in a big process, so it runs only where it can matter: with CUDA in use
+    (cached blocks go back to the driver too), or after an out-of-memory error (its traceback holds tensors).
+    """
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    if not (cuda or after_oom):
+        return
+    gc.collect()
+    if cuda:
+        try:
+            torch.cuda.empty_cache()
+        except RuntimeError as e:
+            if not is_oom_error(e):
+                raise
+
+
+@contextlib.contextmanager
+def isolate_rng() -> Iterator[None]:
+    """Leave python's, numpy's and torch's (CPU and CUDA) random state as it was before the block."""
+    py_state = random.getstate()
+    torch_state = torch.get_rng_state()
+    cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    try:
+        import numpy as np
+
+        np_state: Optional[Any] = np.random.get_state()
+    except ImportError:
+        np, np_state = None, None
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        torch.set_rng_state(torch_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state_all(cuda_state)
+        if np_state is not None:
+            np.random.set_state(np_state)
+
+
+# ---------------------------------------------------------------------------------------------------- trial runs
+
+# Trainer attributes a trial run changes and ``TrialState.restore`` puts back.
+_RUN_ATTRS = (
+    "global_step", "current_epoch", "_batches_that_stepped", "_total_batches_done", "_epoch_batches_done",
+    "_is_last_batch", "_resume_skip_batches", "_resuming", "should_stop", "_results", "_epoch_end_phase",
+    "_callback_metrics", "_logged_metrics", "_progress_bar_metrics", "sanity_checking", "_fit_start_time",
+    "train_dataloader", "num_training_batches", "val_check_batch", "val_dataloaders", "_val_loaders",
+    "num_val_batches", "num_sanity_val_batches", "test_dataloaders", "num_test_batches", "predict_dataloaders",
+    "num_predict_batches", "_eval_verbose", "_return_predictions", "optimizers", "lr_scheduler_configs",
+    "_lightning_optimizers", "max_steps", "limit_train_batches", "limit_val_batches", "limit_test_batches",
+    "limit_predict_batches", "num_sanity_val_steps",
+)
+
+
+def _cpu_copy(obj: Any) -> Any:
+    """A deep copy with every tensor on the CPU (GPU memory stays free for the trials)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        out = type(obj)() if isinstance(obj, OrderedDict) else {}
+        out.update((k, _cpu_copy(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # module state dicts carry per-module versions
+            out._metadata = copy.deepcopy(obj._metadata)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
+class TrialState:
+    """Everything a finder's trial runs may change on a Trainer, captured so that ``restore`` undoes the trials.
+
+    ``setup_trials`` swaps in what trials need (no callbacks but ``callbacks``, a dummy logger, the progress bar
+    disabled); ``restore`` brings back the weights, optimizer/scheduler/scaler state, counters, loggers and
+    callbacks.
+    """
+
+    def __init__(self, trainer: Any) -> None:
+        self.trainer = trainer
+        module = trainer.lightning_module
+        self.attrs = {name: getattr(trainer, name) for name in _RUN_ATTRS if hasattr(trainer, name)}
+        self.stage = trainer.state.stage
+        self.fx_name = module._current_fx_name
+        self.callbacks = trainer.callbacks
+        self.loggers = trainer.loggers
+        self.weights = _cpu_copy(module.state_dict())
+        self.optimizer_states = [_cpu_copy(o.state_dict()) for o in trainer.optimizers]
+        self.scheduler_states = [copy.deepcopy(c.scheduler.state_dict()) for c in trainer.lr_scheduler_configs]
+        self.scaler_state = copy.deepcopy(trainer.precision_plugin.state_dict())
+        self.progress_bar = trainer.progress_bar_callback
+
+    def setup_trials(self, callbacks: list[Any]) -> None:
+        from fastlit.loggers.logger import DummyLogger
+
+        t = self.trainer
+        if self.progress_bar is not None:
+            self.progress_bar.disable()
+        t.loggers = [DummyLogger()] if t.loggers else []
+        t.callbacks = list(callbacks)
+        t._build_hooks()
+
+    def restore(self) -> None:
+        t = self.trainer
+        module = t.lightning_module
+        t.callbacks = self.callbacks
+        t.loggers = self.loggers
+        for name, value in self.attrs.items():
+            setattr(t, name, value)
+        module.load_state_dict(self.weights)
+        for opt, state in zip(t.optimizers, self.optimizer_states):
+            opt.load_state_dict(state)
+        for cfg, state in zip(t.lr_scheduler_configs, self.scheduler_states):
+            cfg.scheduler.load_state_dict(state)
+        if self.scaler_state:
+            t.precision_plugin.load_state_dict(self.scaler_state)
+        t.state.stage = self.stage
+        module._current_fx_name = self.fx_name
+        t._build_hooks()
+        if self.progress_bar is not None:
+            self.progress_bar.enable()
+
+    def reset_progress(self) -> None:
+        """Counters back to where they were before the trials (each trial starts from the same point)."""
+        t = self.trainer
+        for name in ("global_step", "current_epoch", "_batches_that_stepped", "_total_batches_done",
+                     "_epoch_batches_done"):
+            setattr(t, name, self.attrs[name])
+        t.should_stop = False
+        t._resuming = False
+        t._resume_skip_batches = 0
+
+
+def _given(trainer: Any, key: str) -> Any:
+    return (getattr(trainer, "_entry_loaders", None) or {}).get(key)
+
+
+def run_trial(trainer: Any) -> None:
+    """Run the loop of the trainer's current entry point (with the dataloaders it was given) under the limits
+    the finder set."""
+    from fastlit.trainer import eval_loop, fit_loop
+    from fastlit.trainer.states import RunningStage
+
+    fn = trainer.state.fn
+    if fn == TrainerFn.FITTING:
+        trainer.state.stage = RunningStage.TRAINING
+        trainer.num_sanity_val_steps = 0  # Lightning's trials run the fit loop alone, without a sanity check
+        fit_loop.run(trainer, _given(trainer, "train"), _given(trainer, "val"))
+    elif fn == TrainerFn.PREDICTING:
+        eval_loop.run_predict(trainer, _given(trainer, "predict"))
+    else:
+        key = "val" if fn == TrainerFn.VALIDATING else "test"
+        eval_loop.run_entry(trainer, key, _given(trainer, key))
+
+
+def dataset_length(trainer: Any) -> Optional[int]:
+    """Samples in the current entry point's dataset(s): the longest train set, or all eval sets together;
+    None when every dataset is iterable-style (no length)."""
+    from fastlit.trainer import data as data_mod
+
+    fn = trainer.state.fn
+    key = {TrainerFn.FITTING: "train", TrainerFn.VALIDATING: "val", TrainerFn.TESTING: "test",
+           TrainerFn.PREDICTING: "predict"}[fn]
+    loaders = data_mod.resolve(key, _given(trainer, key), trainer.datamodule, trainer.lightning_module)
+    lengths = []
+    for dl in data_mod.as_list(loaders):
+        try:
+            lengths.append(len(dl.dataset))
+        except (AttributeError, TypeError, NotImplementedError):
+            continue
+    if not lengths:
+        return None
+    return max(lengths) if fn == TrainerFn.FITTING else sum(lengths)
