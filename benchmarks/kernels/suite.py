@@ -1,0 +1,182 @@
+"""Kernel benchmarks: fastlit's fused optimizer steps against torch's best equivalents, as same-run ratios.
+
+Workloads (issue 3): the seed autoencoder's 101 k params in 8 tensors, and 8 M params in 200 tensors. Every
+case reports ms per step and effective GB/s (the bytes the operation must move at minimum, divided by the
+time) next to a plain copy's GB/s measured in the same run, which is the memory floor on this machine.
+
+Run: `python benchmarks/kernels/suite.py [--threads N] [--repeats N] [--json PATH]`, or through pytest-benchmark
+(benchmarks/kernels/test_kernels.py). Variants are timed interleaved (fastlit.bench.timing.interleave) so
+machine noise hits them alike.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Callable, Dict, List, Tuple
+
+import torch
+
+import fastlit.amp
+import fastlit.optim as fo
+from fastlit.bench.timing import interleave
+
+AE_SHAPES = [(64, 784), (64,), (3, 64), (3,), (64, 3), (64,), (784, 64), (784,)]
+F32 = 4
+
+
+def big_shapes(total: int = 8_000_000, count: int = 200) -> List[Tuple[int]]:
+    """`count` 1-d tensors of uneven sizes summing to `total` elements."""
+    weights = [1 + (i * 37) % 11 for i in range(count)]
+    sizes = [total * w // sum(weights) for w in weights]
+    sizes[-1] += total - sum(sizes)
+    return [(s,) for s in sizes]
+
+
+def _params(shapes, seed=0) -> List[torch.nn.Parameter]:
+    g = torch.Generator().manual_seed(seed)
+    ps = [torch.nn.Parameter(torch.randn(s, generator=g)) for s in shapes]
+    for p in ps:
+        p.grad = torch.randn(p.shape, generator=g)
+    return ps
+
+
+class Case:
+    """One benchmarked operation: a timing function per variant (seconds per step) and its minimal bytes."""
+
+    def __init__(self, name: str, nbytes: int, baseline: str):
+        self.name, self.nbytes, self.baseline = name, nbytes, baseline
+        self.variants: Dict[str, Callable[[], float]] = {}
+
+
+def _timed(fn: Callable[[], None], steps: int, setup: Callable[[], None] = None) -> Callable[[], float]:
+    def run() -> float:
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        return (time.perf_counter() - t0) / steps
+    run.step, run.setup = fn, setup  # one untimed-setup + one step, for pytest-benchmark
+    return run
+
+
+def adam_case(shapes, name: str, steps: int) -> Case:
+    n = sum(torch.Size(s).numel() for s in shapes)
+    case = Case(name, 28 * n, baseline="torch fused")  # read p, g, m, v; write p, m, v (fp32)
+    for label, make in [
+        ("torch default", lambda ps: torch.optim.Adam(ps, lr=1e-3)),
+        ("torch foreach", lambda ps: torch.optim.Adam(ps, lr=1e-3, foreach=True)),
+        ("torch fused", lambda ps: torch.optim.Adam(ps, lr=1e-3, fused=True)),
+        ("fastlit", lambda ps: fo.FusedAdam(ps, lr=1e-3)),
+    ]:
+        opt = make(_params(shapes))
+        case.variants[label] = _timed(opt.step, steps)
+    return case
+
+
+def sgd_case(shapes, name: str, steps: int) -> Case:
+    n = sum(torch.Size(s).numel() for s in shapes)
+    case = Case(name, 20 * n, baseline="torch fused")  # read p, g, buf; write p, buf
+    for label, make in [
+        ("torch foreach", lambda ps: torch.optim.SGD(ps, lr=1e-3, momentum=0.9, foreach=True)),
+        ("torch fused", lambda ps: torch.optim.SGD(ps, lr=1e-3, momentum=0.9, fused=True)),
+        ("fastlit", lambda ps: fo.FusedSGD(ps, lr=1e-3, momentum=0.9)),
+    ]:
+        opt = make(_params(shapes))
+        opt.step()  # momentum buffers exist from here on
+        case.variants[label] = _timed(opt.step, steps)
+    return case
+
+
+def amp_clip_case(shapes, name: str, steps: int) -> Case:
+    """Mixed precision with clipping: unscale + non-finite check + clip_grad_norm_ + AdamW.
+
+    torch's best sequence: GradScaler.unscale_ (foreach check-and-unscale), clip_grad_norm_(foreach=True),
+    GradScaler.step with AdamW(fused=True). fastlit: its GradScaler with FusedAdamW(max_grad_norm): one norm +
+    check pass and one update pass. Gradients are restored (untimed) before every step: torch's path
+    unscales them in place.
+    """
+    n = sum(torch.Size(s).numel() for s in shapes)
+    case = Case(name, 32 * n, baseline="torch fused seq")  # norm pass (read g) + update (28 B)
+
+    def variant(fused: bool):
+        params = _params(shapes)
+        source = [p.grad.clone() * 1024 for p in params]
+        if fused:
+            opt, scaler = fo.FusedAdamW(params, lr=1e-3, max_grad_norm=1.0), fastlit.amp.GradScaler("cpu", 1024.0)
+        else:
+            opt, scaler = torch.optim.AdamW(params, lr=1e-3, fused=True), torch.amp.GradScaler("cpu", 1024.0)
+
+        def reset():
+            torch._foreach_copy_([p.grad for p in params], source)
+
+        def step():
+            scaler.scale(torch.ones(()))
+            if not fused:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
+            scaler.step(opt)
+            scaler.update()
+        return _timed(step, 1, setup=reset)
+
+    case.variants["torch fused seq"] = variant(False)
+    case.variants["fastlit"] = variant(True)
+    return case
+
+
+def copy_case(n: int, name: str, steps: int) -> Case:
+    src, dst = torch.randn(n), torch.empty(n)
+    case = Case(name, 2 * F32 * n, baseline="copy")
+    case.variants["copy"] = _timed(lambda: dst.copy_(src), steps)
+    return case
+
+
+def all_cases(quick: bool = False) -> List[Case]:
+    big = big_shapes(2_000_000 if quick else 8_000_000)
+    big_n = sum(s[0] for s in big)
+    ae_n = sum(torch.Size(s).numel() for s in AE_SHAPES)
+    return [
+        copy_case(4 * ae_n, "copy (AE adam bytes)", 20),
+        adam_case(AE_SHAPES, "adam, autoencoder 101k", 20),
+        copy_case(big_n * 7 // 2, "copy (8M adam bytes)", 1),
+        adam_case(big, f"adam, {big_n / 1e6:.0f}M params / 200 tensors", 1),
+        amp_clip_case(big, f"scale+clip+adamw, {big_n / 1e6:.0f}M", 1),
+        sgd_case(big, f"sgd momentum, {big_n / 1e6:.0f}M", 1),
+    ]
+
+
+def measure(cases: List[Case], repeats: int) -> List[dict]:
+    """Rows of {case, variant, ms, GB/s, ratio (baseline time / variant time)}; each case interleaved."""
+    rows = []
+    for case in cases:
+        samples = interleave(case.variants, repeats)
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        for variant, t in med.items():
+            rows.append({"case": case.name, "variant": variant, "ms": t * 1e3, "GB/s": case.nbytes / t / 1e9,
+                         "speedup_vs_" + case.baseline.replace(" ", "_"): med[case.baseline] / t})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="2 M instead of 8 M params")
+    parser.add_argument("--json", help="write the rows here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = measure(all_cases(args.quick), args.repeats)
+    print(f"threads={args.threads}  cpu kernels={fastlit._ext.cpu_capability()}  torch {torch.__version__}")
+    print(f"{'case':36s} {'variant':18s} {'ms':>9s} {'GB/s':>7s}  speedup vs baseline")
+    for r in rows:
+        ratio = next(v for k, v in r.items() if k.startswith("speedup_vs_"))
+        print(f"{r['case']:36s} {r['variant']:18s} {r['ms']:9.3f} {r['GB/s']:7.1f}  x{ratio:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"threads": args.threads, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
