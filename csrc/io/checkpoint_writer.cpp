@@ -1,9 +1,9 @@
 // Async checkpoint writer: the training thread copies tensor storages into staging buffers that are allocated
-// once and reused, then returns; one background thread writes a real torch.save archive (the same
-// caffe2::serialize::PyTorchStreamWriter torch.save uses) to a temp file in the target's directory, fsyncs it,
-// renames it over the target and fsyncs the directory. That thread never touches Python, so it runs without
-// the GIL. Registered as torch.classes.fastlit.CheckpointWriter; Python drives it from
-// fastlit/checkpoint/async_io.py, which also pickles the non-tensor part (data.pkl).
+// once and reused, then returns; one background thread writes a real torch.save archive (zip_archive.h: the
+// layout torch's PyTorchStreamWriter produces, with CRCs computed beside the writes) to a temp file in the
+// target's directory, fsyncs it, renames it over the target and fsyncs the directory. That thread never touches
+// Python, so it runs without the GIL. Registered as torch.classes.fastlit.CheckpointWriter; Python drives it
+// from fastlit/checkpoint/async_io.py, which also pickles the non-tensor part (data.pkl).
 //
 // Device code is reached only through c10's device-generic interfaces (VirtualGuardImpl, c10::Event, the
 // dispatcher), so this file builds against a CPU-only torch and still stages CUDA tensors on a CUDA build:
@@ -12,7 +12,6 @@
 #include <c10/core/Event.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
-#include <caffe2/serialize/inline_container.h>
 #include <torch/custom_class.h>
 #include <torch/library.h>
 
@@ -28,17 +27,19 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
+#include "zip_archive.h"
+
 namespace fastlit::io {
 namespace {
 
 constexpr int64_t kRoundUp = 2 << 20;         // staging capacity grows in 2 MiB steps
-constexpr size_t kWritebackChunk = 64 << 20;  // start disk writeback every 64 MiB (keeps the final fsync short)
 
 struct Record {
   std::string name;
@@ -75,26 +76,13 @@ std::string basename_of(const std::string& path) {
   return pos == std::string::npos ? path : path.substr(pos + 1);
 }
 
-// Writes everything or reports errno; EINTR and short writes are retried.
-int write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n > (1u << 30) ? (1u << 30) : n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return 0;
-}
-
 }  // namespace
 
 class CheckpointWriter : public torch::CustomClassHolder {
  public:
-  CheckpointWriter(int64_t max_in_flight, int64_t alignment, bool crc32)
-      : max_in_flight_(max_in_flight), alignment_(alignment), crc32_(crc32) {
+  // force_zip64: zip64 fields for every record (tests use it to cover the >4 GiB layout with small files).
+  CheckpointWriter(int64_t max_in_flight, int64_t alignment, bool crc32, bool force_zip64)
+      : max_in_flight_(max_in_flight), alignment_(alignment), crc32_(crc32), force_zip64_(force_zip64) {
     TORCH_CHECK(max_in_flight >= 1, "CheckpointWriter: max_in_flight must be >= 1, got ", max_in_flight);
     TORCH_CHECK(alignment >= 1 && (alignment & (alignment - 1)) == 0,
                 "CheckpointWriter: alignment must be a power of two, got ", alignment);
@@ -227,8 +215,8 @@ class CheckpointWriter : public torch::CustomClassHolder {
 
   void throw_if_closed() { TORCH_CHECK(!closed_, "CheckpointWriter is closed"); }
 
-  // Copy every source storage into the slot's arena (grown if too small). CPU sources: a plain (parallel)
-  // copy. Accelerator sources: async copies into pinned memory on a side stream that first waits for the
+  // Copy every source storage into the slot's arena (grown if too small). CPU sources: one memcpy each
+  // (memory-bound; a single thread is as fast here and does not wait on busy intra-op threads). Accelerator sources: async copies into pinned memory on a side stream that first waits for the
   // current stream; the current stream then waits for the copies, so in-place updates queued after this call
   // cannot race them, and the writer thread waits on `job->ready` before reading the buffer.
   void stage(Slot& s, Job* job, const std::vector<at::Tensor>& tensors, int64_t total,
@@ -255,10 +243,14 @@ class CheckpointWriter : public torch::CustomClassHolder {
       const auto& rec = job->records[i];
       if (rec.nbytes == 0) continue;
       const auto& t = tensors[i];
+      if (t.device().is_cpu()) {
+        std::memcpy(static_cast<char*>(s.arena.data_ptr()) + rec.offset, t.storage().data(), rec.nbytes);
+        continue;
+      }
       auto src = at::from_blob(const_cast<void*>(t.storage().data()), {rec.nbytes},
                                at::TensorOptions().dtype(at::kByte).device(t.device()));
-      s.arena.narrow(0, rec.offset, rec.nbytes).copy_(src, /*non_blocking=*/device.has_value());
-      if (!t.device().is_cpu()) t.record_stream(*side);  // keep the source's memory until the copy ran
+      s.arena.narrow(0, rec.offset, rec.nbytes).copy_(src, /*non_blocking=*/true);
+      t.record_stream(*side);  // keep the source's memory until the copy ran
     }
     if (device) {
       job->ready.emplace(device->type());
@@ -327,46 +319,23 @@ class CheckpointWriter : public torch::CustomClassHolder {
       return Failure{job.id, err, job.path, std::string("could not create a temporary file in ") + dir + ": " +
                                                 std::strerror(err)};
     }
-    // The stream writer must never see a failed write (it would throw from inside miniz and again from its
-    // destructor): we remember the first errno, drop the rest of the bytes, and stop adding records.
-    int err = 0;
-    size_t written = 0, synced = 0;
-    auto sink = [&](const void* buf, size_t n) -> size_t {
-      if (err) return n;
-      err = write_all(fd, static_cast<const char*>(buf), n);
-      written += n;
-      if (!err && written - synced >= kWritebackChunk) {
-#ifdef __linux__
-        ::sync_file_range(fd, static_cast<off64_t>(synced), static_cast<off64_t>(written - synced),
-                          SYNC_FILE_RANGE_WRITE);
-#endif
-        synced = written;
-      }
-      return n;
-    };
     const char* arena = job.slot >= 0 && slots_[job.slot].arena.defined()
                             ? static_cast<const char*>(slots_[job.slot].arena.const_data_ptr())
                             : nullptr;
-    std::string stage_what = "could not write it";
-    try {
-      caffe2::serialize::PyTorchStreamWriter w(sink, crc32_, static_cast<uint64_t>(alignment_));
-      // The records torch.serialization._save writes, in its order.
-      const std::string align = std::to_string(alignment_);
-      w.writeRecord("data.pkl", job.pkl.data(), job.pkl.size());
-      w.writeRecord(".format_version", "1", 1);
-      w.writeRecord(".storage_alignment", align.data(), align.size());
-      w.writeRecord("byteorder", "little", 6);
-      for (const auto& r : job.records) {
-        if (err) break;
-        w.writeRecord(r.name, arena + r.offset, static_cast<size_t>(r.nbytes));
-      }
-      w.writeEndOfFile();
-    } catch (const std::exception& e) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Failure{job.id, err, job.path, std::string("could not write it: ") + e.what()};
-    }
-    if (err) {
+    // The records torch.serialization._save writes, in its order, then the two PyTorchStreamWriter adds.
+    const std::string align = std::to_string(alignment_);
+    std::vector<ZipEntry> entries = {{"data.pkl", job.pkl.data(), job.pkl.size()},
+                                     {".format_version", "1", 1},
+                                     {".storage_alignment", align.data(), align.size()},
+                                     {"byteorder", "little", 6}};
+    for (const auto& r : job.records) entries.push_back({r.name, arena + r.offset, static_cast<uint64_t>(r.nbytes)});
+    entries.push_back({"version", "3\n", 2});
+    std::string id(40, '0');  // .data/serialization_id: 40 digits, only ever logged by torch.load
+    std::mt19937_64 rng(std::random_device{}() ^ static_cast<uint64_t>(job.id));
+    for (auto& ch : id) ch = static_cast<char>('0' + rng() % 10);
+    entries.push_back({".data/serialization_id", id.data(), id.size()});
+    ZipWriter zip(fd, static_cast<uint64_t>(alignment_), crc32_, force_zip64_);
+    if (int err = zip.write(entries)) {
       ::close(fd);
       return fail(err, "could not write it");
     }
@@ -375,6 +344,9 @@ class CheckpointWriter : public torch::CustomClassHolder {
       ::close(fd);
       return fail(e, "could not flush it to disk (fsync)");
     }
+#ifdef __linux__
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // on disk now: do not let checkpoints crowd the page cache
+#endif
     if (::close(fd) != 0) return fail(errno, "could not close it");
     if (::rename(tmp.c_str(), job.path.c_str()) != 0) return fail(errno, "could not rename the temporary file");
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -388,6 +360,7 @@ class CheckpointWriter : public torch::CustomClassHolder {
   const int64_t max_in_flight_;
   const int64_t alignment_;
   const bool crc32_;
+  const bool force_zip64_;
   std::mutex mu_;
   std::condition_variable cv_work_, cv_done_;
   std::deque<std::unique_ptr<Job>> queue_;
@@ -403,7 +376,7 @@ class CheckpointWriter : public torch::CustomClassHolder {
 
 TORCH_LIBRARY_FRAGMENT(fastlit, m) {
   m.class_<fastlit::io::CheckpointWriter>("CheckpointWriter")
-      .def(torch::init<int64_t, int64_t, bool>())
+      .def(torch::init<int64_t, int64_t, bool, bool>())
       .def("save", &fastlit::io::CheckpointWriter::save)
       .def("remove", &fastlit::io::CheckpointWriter::remove)
       .def("wait", &fastlit::io::CheckpointWriter::wait)

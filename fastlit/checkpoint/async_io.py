@@ -31,16 +31,14 @@ _warned = False
 
 def _native_class() -> tuple[Any, Optional[str]]:
     """(the C++ writer class, None) or (None, why it is unavailable)."""
-    from fastlit import _ext
+    from fastlit import _ext  # imports fastlit._C, which registers the class, unless FASTLIT_DISABLE_EXT=1
 
-    if not _ext.EXT_AVAILABLE and _ext.EXT_ERROR and _ext.EXT_ERROR.startswith("disabled"):
-        return None, _ext.EXT_ERROR
-    try:  # also finds a dev build loaded with torch.ops.load_library
+    try:  # also finds a development build loaded with torch.ops.load_library
         return torch.classes.fastlit.CheckpointWriter, None
     except (RuntimeError, AttributeError):
         pass
     if not _ext.EXT_AVAILABLE:
-        return None, f"fastlit._C could not be loaded ({_ext.EXT_ERROR})"
+        return None, f"fastlit._C is not loaded: {_ext.EXT_ERROR}"
     return None, "fastlit._C was built without csrc/io/checkpoint_writer.cpp"
 
 
@@ -51,7 +49,10 @@ def make_writer(max_in_flight: int = 1, backend: str = "auto") -> Any:
     if backend in ("auto", "native"):
         cls, why = _native_class()
         if cls is not None:
-            return cls(max_in_flight, align, crc)
+            try:
+                return cls(max_in_flight, align, crc, False)
+            except RuntimeError as e:  # a stale build of fastlit._C with another constructor
+                cls, why = None, f"fastlit._C's CheckpointWriter does not match this fastlit: {str(e).splitlines()[0]}"
         if backend == "native":
             raise RuntimeError(f"The C++ checkpoint writer is unavailable: {why}")
         if not _warned:

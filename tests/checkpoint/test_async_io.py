@@ -96,10 +96,43 @@ def test_round_trip_bit_equal_and_weights_only(tmp_path, backend):
     _assert_same(state, TorchCheckpointIO().load_checkpoint(path))
     # same records as torch.save, and a zip every tool accepts (CRCs checked)
     ref = tmp_path / "ref.ckpt"
-    torch.save(state, ref)
-    names = [n.split("/", 1)[1] for n in zipfile.ZipFile(path).namelist()]
-    assert names == [n.split("/", 1)[1] for n in zipfile.ZipFile(ref).namelist()]
+    with open(ref, "wb") as f:  # a file object: torch names the archive "archive", as fastlit's sync save does
+        torch.save(state, f)
+    ours, theirs = zipfile.ZipFile(path).infolist(), zipfile.ZipFile(ref).infolist()
+    assert [i.filename for i in ours] == [i.filename for i in theirs]
+    if backend == "native":  # our own zip writer: the same layout byte offsets, sizes and CRCs as torch's
+        same = [(i.header_offset, i.file_size, i.CRC, i.flag_bits) for i in ours[:-1]]
+        assert same == [(i.header_offset, i.file_size, i.CRC, i.flag_bits) for i in theirs[:-1]]
     assert zipfile.ZipFile(path).testzip() is None
+    _assert_same(state, torch.load(path, weights_only=True, mmap=True))  # mmap needs aligned record data
+
+
+def test_zip64_layout_reads_back(tmp_path):
+    if not NATIVE:
+        pytest.skip("C++ writer unavailable")
+    # the zip64 fields a > 4 GiB record or offset needs, forced on small records
+    w = torch.classes.fastlit.CheckpointWriter(1, 64, True, True)
+    state = _state(9)
+    pkl, keys, tensors = archive.dumps(state)
+    w.save(str(tmp_path / "z.ckpt"), torch.frombuffer(bytearray(pkl), dtype=torch.uint8), keys, tensors)
+    w.wait(-1)
+    assert w.take_error()[0] == -1
+    w.close()
+    assert zipfile.ZipFile(tmp_path / "z.ckpt").testzip() is None
+    _assert_same(state, torch.load(tmp_path / "z.ckpt", weights_only=True))
+    _assert_same(state, torch.load(tmp_path / "z.ckpt", weights_only=True, mmap=True))
+
+
+def test_crc_option_is_respected(tmp_path, backend):
+    torch.serialization.set_crc32_options(False)
+    try:
+        ckio = AsyncCheckpointIO(backend=backend)
+        ckio.save_checkpoint(_state(1), tmp_path / "a.ckpt")
+        ckio.teardown()
+    finally:
+        torch.serialization.set_crc32_options(True)
+    _assert_same(_state(1), torch.load(tmp_path / "a.ckpt", weights_only=True))
+    assert all(i.CRC == 0 for i in zipfile.ZipFile(tmp_path / "a.ckpt").infolist())
 
 
 def test_mutation_after_save_does_not_change_the_file(tmp_path, backend):

@@ -1,0 +1,257 @@
+// Writes the zip layout torch.save produces (caffe2::serialize::PyTorchStreamWriter, torch 2.x): every record
+// stored uncompressed under "archive/", data aligned by an "FB" padding extra field, general-purpose flags 0x0808
+// (UTF-8 names, sizes and CRC in a data descriptor after the data), zip64 end records. Because the CRC follows
+// the data, a helper thread computes CRCs while this thread writes, so a save costs max(CRC, disk) rather than
+// their sum. torch.load, Python's zipfile and Lightning read the result; tests compare it with torch.save's.
+#pragma once
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fastlit::io {
+
+// zlib's CRC-32, slice-by-8 (a few GB/s; it runs beside the disk writes, which are slower).
+inline uint32_t crc32(uint32_t crc, const void* data, size_t n) {
+  struct Tables {
+    uint32_t t[8][256];
+    Tables() {
+      for (uint32_t i = 0; i < 256; ++i) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        t[0][i] = c;
+      }
+      for (int k = 1; k < 8; ++k)
+        for (int i = 0; i < 256; ++i) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
+    }
+  };
+  static const Tables tables;
+  const auto& T = tables.t;
+  auto p = static_cast<const uint8_t*>(data);
+  crc = ~crc;
+  while (n >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);  // little-endian hosts only (as torch.save's byteorder record says)
+    uint32_t lo = static_cast<uint32_t>(v) ^ crc, hi = static_cast<uint32_t>(v >> 32);
+    crc = T[7][lo & 0xff] ^ T[6][(lo >> 8) & 0xff] ^ T[5][(lo >> 16) & 0xff] ^ T[4][lo >> 24] ^
+          T[3][hi & 0xff] ^ T[2][(hi >> 8) & 0xff] ^ T[1][(hi >> 16) & 0xff] ^ T[0][hi >> 24];
+    p += 8;
+    n -= 8;
+  }
+  while (n--) crc = T[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+struct ZipEntry {
+  std::string name;  // without the "archive/" prefix
+  const char* data;
+  uint64_t size;
+};
+
+class ZipWriter {
+ public:
+  // `fd` is written from offset 0. Start writeback every `writeback` bytes so the final fsync is short.
+  ZipWriter(int fd, uint64_t alignment, bool crc, bool force_zip64, uint64_t writeback = 64ull << 20)
+      : fd_(fd), align_(alignment), crc_(crc), zip64_(force_zip64), writeback_(writeback) {}
+
+  // Writes the whole archive; returns 0 or the errno of the first failed write.
+  int write(const std::vector<ZipEntry>& entries) {
+    crcs_.assign(entries.size(), 0);
+    crc_done_ = 0;
+    abort_ = false;
+    std::thread helper;
+    if (crc_) helper = std::thread([&] { compute_crcs(entries); });
+    std::vector<uint64_t> offsets;
+    for (size_t i = 0; i < entries.size() && !err_; ++i) {
+      const auto& e = entries[i];
+      offsets.push_back(pos());
+      local_header(e, offsets.back());
+      if (e.size < (64u << 10)) {
+        buf_.append(e.data, e.size);
+      } else {
+        flush();
+        for (uint64_t off = 0; off < e.size && !err_; off += kChunk)
+          raw(e.data + off, std::min<uint64_t>(kChunk, e.size - off));
+      }
+      uint32_t c = crc_of(i);
+      if (e.size == 0) continue;  // as miniz: an empty record has no data descriptor (flags 0x0800)
+      put32(0x08074b50);  // data descriptor
+      put32(c);
+      if (e.size >= 0xFFFFFFFFull || zip64_) {
+        put64(e.size);
+        put64(e.size);
+      } else {
+        put32(static_cast<uint32_t>(e.size));
+        put32(static_cast<uint32_t>(e.size));
+      }
+    }
+    if (helper.joinable()) {
+      abort_ = true;  // on an early error the helper may stop; it never blocks
+      helper.join();
+    }
+    if (err_) return err_;
+    uint64_t cd_start = pos();
+    for (size_t i = 0; i < entries.size(); ++i) central_header(entries[i], crcs_[i], offsets[i]);
+    uint64_t cd_size = pos() - cd_start, zip64_end = pos(), n = entries.size();
+    put32(0x06064b50);  // zip64 end of central directory record
+    put64(44);
+    put16(0x031e);
+    put16(0x2d);
+    put32(0);
+    put32(0);
+    put64(n);
+    put64(n);
+    put64(cd_size);
+    put64(cd_start);
+    put32(0x07064b50);  // zip64 end of central directory locator
+    put32(0);
+    put64(zip64_end);
+    put32(1);
+    put32(0x06054b50);  // end of central directory record
+    put16(0);
+    put16(0);
+    put16(static_cast<uint16_t>(std::min<uint64_t>(n, 0xFFFF)));
+    put16(static_cast<uint16_t>(std::min<uint64_t>(n, 0xFFFF)));
+    put32(static_cast<uint32_t>(std::min<uint64_t>(cd_size, 0xFFFFFFFF)));
+    put32(static_cast<uint32_t>(std::min<uint64_t>(cd_start, 0xFFFFFFFF)));
+    put16(0);
+    flush();
+    return err_;
+  }
+
+  uint32_t combined_crc() const {
+    uint32_t c = 0;
+    for (auto x : crcs_) c ^= x;
+    return c;
+  }
+
+ private:
+  static constexpr uint64_t kChunk = 16ull << 20;
+
+  void compute_crcs(const std::vector<ZipEntry>& entries) {
+    for (size_t i = 0; i < entries.size() && !abort_; ++i) {
+      uint32_t c = 0;
+      for (uint64_t off = 0; off < entries[i].size && !abort_; off += kChunk)
+        c = crc32(c, entries[i].data + off, std::min<uint64_t>(kChunk, entries[i].size - off));
+      std::lock_guard<std::mutex> lock(mu_);
+      crcs_[i] = c;
+      crc_done_ = i + 1;
+      cv_.notify_all();
+    }
+  }
+
+  uint32_t crc_of(size_t i) {
+    if (!crc_) return 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return crc_done_ > i; });
+    return crcs_[i];
+  }
+
+  void local_header(const ZipEntry& e, uint64_t offset) {
+    std::string name = "archive/" + e.name;
+    // The data starts right after header + name + extra; pad the extra so it starts on an aligned offset.
+    uint64_t start = offset + 30 + name.size() + 4, pad = (align_ - start % align_) % align_;
+    put32(0x04034b50);
+    put16(0);       // version needed (as torch writes it)
+    put16(e.size ? 0x0808 : 0x0800);  // bit 3: sizes/CRC in the data descriptor; bit 11: UTF-8 name
+    put16(0);       // stored
+    put32(0);       // time, date
+    put32(0);       // crc (in the descriptor)
+    put32(0);
+    put32(0);
+    put16(static_cast<uint16_t>(name.size()));
+    put16(static_cast<uint16_t>(4 + pad));
+    buf_ += name;
+    put16(0x4246);  // "FB": torch's padding field
+    put16(static_cast<uint16_t>(pad));
+    buf_.append(pad, 'Z');
+  }
+
+  void central_header(const ZipEntry& e, uint32_t c, uint64_t offset) {
+    std::string name = "archive/" + e.name;
+    bool big_size = zip64_ || e.size >= 0xFFFFFFFFull, big_off = zip64_ || offset >= 0xFFFFFFFFull;
+    uint16_t extra = (big_size ? 16 : 0) + (big_off ? 8 : 0);
+    put32(0x02014b50);
+    put16(0);  // made by
+    put16(0);  // needed
+    put16(e.size ? 0x0808 : 0x0800);
+    put16(0);
+    put32(0);
+    put32(c);
+    put32(big_size ? 0xFFFFFFFFu : static_cast<uint32_t>(e.size));
+    put32(big_size ? 0xFFFFFFFFu : static_cast<uint32_t>(e.size));
+    put16(static_cast<uint16_t>(name.size()));
+    put16(extra ? extra + 4 : 0);
+    put16(0);  // comment
+    put16(0);  // disk
+    put16(0);  // internal attributes
+    put32(0);  // external attributes
+    put32(big_off ? 0xFFFFFFFFu : static_cast<uint32_t>(offset));
+    buf_ += name;
+    if (extra) {  // zip64 extended information: the overflowing fields, in this order
+      put16(0x0001);
+      put16(extra);
+      if (big_size) {
+        put64(e.size);
+        put64(e.size);
+      }
+      if (big_off) put64(offset);
+    }
+  }
+
+  uint64_t pos() const { return written_ + buf_.size(); }
+  void put16(uint16_t v) { buf_.append(reinterpret_cast<const char*>(&v), 2); }
+  void put32(uint32_t v) { buf_.append(reinterpret_cast<const char*>(&v), 4); }
+  void put64(uint64_t v) { buf_.append(reinterpret_cast<const char*>(&v), 8); }
+
+  void flush() {
+    if (!buf_.empty()) raw(buf_.data(), buf_.size());
+    buf_.clear();
+  }
+
+  void raw(const char* p, uint64_t n) {
+    if (err_) return;
+    written_ += n;
+    while (n > 0) {
+      ssize_t w = ::write(fd_, p, std::min<uint64_t>(n, 1ull << 30));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        err_ = errno;
+        return;
+      }
+      p += w;
+      n -= static_cast<uint64_t>(w);
+    }
+#ifdef __linux__
+    if (written_ - synced_ >= writeback_) {  // start writing these pages out now, without waiting
+      ::sync_file_range(fd_, static_cast<off64_t>(synced_), static_cast<off64_t>(written_ - synced_),
+                        SYNC_FILE_RANGE_WRITE);
+      synced_ = written_;
+    }
+#endif
+  }
+
+  int fd_;
+  uint64_t align_;
+  bool crc_, zip64_;
+  uint64_t writeback_;
+  std::string buf_;
+  uint64_t written_ = 0, synced_ = 0;
+  int err_ = 0;
+  std::vector<uint32_t> crcs_;
+  size_t crc_done_ = 0;
+  std::atomic<bool> abort_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+}  // namespace fastlit::io
