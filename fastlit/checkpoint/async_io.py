@@ -292,11 +292,12 @@ class AsyncCheckpointIO(CheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Optional[Any] = None) -> None:
         """Snapshot ``checkpoint`` and queue its write to ``path``; raises an earlier save's error first."""
         self.raise_if_failed()
-        path = os.path.abspath(os.fspath(path))
         native = self._native_format()
-        if native and storage_options is not None:
-            raise TypeError(f"TorchCheckpointIO.save_checkpoint takes no storage_options, got {storage_options!r}")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if native:  # a local file written by fastlit's writer (a custom plugin gets the path as given)
+            if storage_options is not None:
+                raise TypeError(f"TorchCheckpointIO.save_checkpoint takes no storage_options, got {storage_options!r}")
+            path = os.path.abspath(os.fspath(path))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         pkl, keys, tensors = archive.dumps(checkpoint)
         writer = self._get_writer()
         pkl_t = torch.frombuffer(bytearray(pkl), dtype=torch.uint8) if pkl else torch.empty(0, dtype=torch.uint8)
@@ -310,7 +311,8 @@ class AsyncCheckpointIO(CheckpointIO):
 
     def remove_checkpoint(self, path: _PATH) -> None:
         """Remove ``path`` once the writes queued so far are durable (kept if the last of them failed)."""
-        path = os.path.abspath(os.fspath(path))
+        if self._native_format():
+            path = os.path.abspath(os.fspath(path))
         if self._writer is None or self._writer.pending() == 0:
             self.raise_if_failed()
             (self._checkpoint_io or TorchCheckpointIO()).remove_checkpoint(path)

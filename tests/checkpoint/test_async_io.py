@@ -320,7 +320,7 @@ def test_custom_inner_checkpoint_io_gets_snapshot(tmp_path):
     ckio.save_checkpoint(state, tmp_path / "b.ckpt")
     ckio.teardown()
     assert isinstance(ckio._checkpoint_io, Recording)
-    assert calls[0] == (str(tmp_path / "a.ckpt"), {"k": 1}) and calls[1] == ("rm", str(tmp_path / "a.ckpt"))
+    assert calls[0] == (tmp_path / "a.ckpt", {"k": 1}) and calls[1] == ("rm", tmp_path / "a.ckpt")  # paths as given
     assert not (tmp_path / "a.ckpt").exists()
     state_b = torch.load(tmp_path / "b.ckpt", weights_only=True)
     assert torch.equal(state_b["state_dict"]["w"], torch.zeros_like(expected["state_dict"]["w"]))
