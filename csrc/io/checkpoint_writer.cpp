@@ -8,6 +8,8 @@
 // Device code is reached only through c10's device-generic interfaces (VirtualGuardImpl, c10::Event, the
 // dispatcher), so this file builds against a CPU-only torch and still stages CUDA tensors on a CUDA build:
 // pinned buffers, copies on a side stream, an event the writer thread waits on.
+// POSIX only (Windows builds leave it out and Python falls back to its writer thread).
+#if !defined(_WIN32)
 #include <ATen/ATen.h>
 #include <c10/core/Event.h>
 #include <c10/core/StreamGuard.h>
@@ -260,8 +262,10 @@ class CheckpointWriter : public torch::CustomClassHolder {
   }
 
   void loop() {
-    // Lower priority: on a busy machine the training thread keeps the CPU; the disk is the bottleneck anyway.
+#ifdef __linux__
+    // Lower priority (this thread and the CRC helper it starts): training keeps the CPU when it wants it.
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+#endif
     while (true) {
       Job* job = nullptr;
       {
@@ -385,3 +389,4 @@ TORCH_LIBRARY_FRAGMENT(fastlit, m) {
       .def("staging_bytes", &fastlit::io::CheckpointWriter::staging_bytes)
       .def("close", &fastlit::io::CheckpointWriter::close);
 }
+#endif  // !_WIN32

@@ -42,6 +42,8 @@ def _state(seed: int = 0, mb: float = 0.1) -> dict:
                        "bf": torch.randn(3, 2, generator=g).bfloat16(), "mask": torch.tensor([True, False]),
                        "empty": torch.empty(0, 3), "scalar": torch.tensor(3.5, dtype=torch.float64),
                        "nc": torch.randn(4, 6, generator=g)[:, ::2]},
+        # through torch's own reducers (not the fast path), one sharing the storage of a fast-path tensor
+        "extra": {"param": torch.nn.Parameter(torch.ones(2)), "grad_view": w.detach()[:2].requires_grad_()},
         "optimizer_states": [{"state": {0: {"step": torch.tensor(float(seed)), "exp_avg": torch.ones(3) * seed}},
                               "param_groups": [{"lr": 0.1, "params": [0]}]}],
     }
