@@ -129,6 +129,7 @@ def _lr_find(trainer: Any, model: Any, min_lr: float = 1e-8, max_lr: float = 1, 
     start_steps = trainer.global_step
     state = TrialState(trainer)
     callback = _LRCallback(num_training, early_stop_threshold, progress_bar_refresh_rate=1)
+    callback._start_step = start_steps
     finder = _LRFinder(mode, min_lr, max_lr, num_training)
     finished = False
     try:
@@ -178,6 +179,7 @@ class _LRCallback(Callback):
         self.best_loss = 0.0
         self.progress_bar_refresh_rate = progress_bar_refresh_rate
         self.progress_bar: Any = None
+        self._start_step = 0
 
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
         if (batch_idx + 1) % trainer.accumulate_grad_batches != 0:
@@ -201,7 +203,10 @@ class _LRCallback(Callback):
             self.progress_bar.update()
         loss = outputs if isinstance(outputs, torch.Tensor) else outputs["loss"]
         current = loss.item()
-        step = trainer.global_step
+        # Lightning counts from global step 0, so a search started later in training (its documented milestone
+        # example) never records a best loss and stops at once; counting from the search's first step fixes that
+        # and is the same number when the search runs at fit start
+        step = trainer.global_step - self._start_step
         self.avg_loss = self.beta * self.avg_loss + (1 - self.beta) * current
         smoothed = self.avg_loss / (1 - self.beta ** (step + 1))
         if self.early_stop_threshold is not None and step > 1 and smoothed > self.early_stop_threshold * self.best_loss:
