@@ -34,8 +34,9 @@ class BatchSizeFinder(Callback):
             directly instead of coming from the model or datamodule.
 
     The found size is ``optimal_batch_size``. To search at other moments (e.g. when fine-tuning unfreezes a
-    backbone), subclass and call ``self.scale_batch_size(trainer, pl_module)`` from another hook; note that in
-    fastlit an epoch already running keeps its dataloader, so the new size applies from the next epoch.
+    backbone), subclass and call ``self.scale_batch_size(trainer, pl_module)`` from another hook; an epoch that is
+    already running keeps its dataloader, so the new size applies from the next epoch on. In ``validate``/``test``/
+    ``predict`` without the Tuner, the running loop also keeps the dataloaders it built before the search.
     """
 
     SUPPORTED_MODES = ("power", "binsearch")

@@ -54,7 +54,17 @@ def _scale_batch_size(trainer: Any, mode: str = "power", steps_per_trial: int = 
         log.info(f"Finished batch size finder, will continue with full run using batch size {new_size}")
     finally:
         state.restore()
+    if fn == TrainerFn.FITTING and trainer.train_dataloader is not None:
+        _reload_fit_loaders(trainer)  # searched mid-run (e.g. at an epoch milestone): later epochs use the new size
     return new_size
+
+
+def _reload_fit_loaders(trainer: Any) -> None:
+    from fastlit.trainer import eval_loop, fit_loop
+    from fastlit.tuner._trial import _given
+
+    fit_loop._setup_train_data(trainer, _given(trainer, "train"))
+    eval_loop.setup_val(trainer, _given(trainer, "val"))
 
 
 def _try(trainer: Any, state: TrialState) -> None:

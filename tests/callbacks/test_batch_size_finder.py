@@ -93,3 +93,29 @@ def test_both_model_attribute_and_hparam_warns(tmp_path):
     with pytest.warns(UserWarning, match="are mutually exclusive"):
         trainer.fit(model)
     assert model.batch_size == model.hparams.batch_size == 16  # set everywhere it lives
+
+
+def test_search_at_an_epoch_milestone_applies_from_the_next_epoch(tmp_path):
+    class Milestones(BatchSizeFinder):
+        def on_fit_start(self, *args: Any, **kwargs: Any) -> None:
+            return
+
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            if trainer.current_epoch == 1:
+                self.scale_batch_size(trainer, pl_module)
+
+    sizes: dict[int, set] = {}
+
+    class Spy(fastlit.Callback):
+        def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+            sizes.setdefault(trainer.current_epoch, set()).add(batch[0].shape[0])
+
+    model = models(fastlit).OOMModel(limit=20)
+    trainer = quiet_trainer(fastlit, default_root_dir=str(tmp_path), callbacks=[Milestones(), Spy()], max_epochs=3,
+                            num_sanity_val_steps=0, limit_val_batches=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(model)
+    assert model.hparams.batch_size == 16
+    assert sizes == {0: {2}, 1: {2}, 2: {16, 4}}  # epoch 1 was already running with its loader
+    assert trainer.global_step == 50 + 50 + 7
