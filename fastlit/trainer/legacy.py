@@ -43,6 +43,10 @@ def map_trainer_kwargs(kwargs: dict[str, Any], known: list[str]) -> dict[str, An
                         "callbacks=[TQDMProgressBar(refresh_rate=N)] or enable_progress_bar=False")
             if not value:
                 out["enable_progress_bar"] = False
+        elif name in ("auto_scale_batch_size", "auto_lr_find"):  # acted on by trainer.tune() (1.x), see tuner/
+            _deprecated(f"{name}={value!r}", "Tuner(trainer).scale_batch_size(model, mode=...)"
+                        if name == "auto_scale_batch_size" else "Tuner(trainer).lr_find(model)")
+            out[name] = value
         elif name == "weights_summary":
             _deprecated(f"weights_summary={value!r}", "enable_model_summary=..., or callbacks=[ModelSummary(max_depth)]")
             if value is None:

@@ -109,6 +109,7 @@ class Trainer:
         if "enable_model_summary" in mapped:
             enable_model_summary = mapped.pop("enable_model_summary")
         self._legacy_ckpt_path: Optional[str] = mapped.pop("ckpt_path", None)
+        self._legacy_tune = {k: mapped.pop(k) for k in ("auto_scale_batch_size", "auto_lr_find") if k in mapped}
 
         self.state = TrainerState()
         self.should_stop = False
@@ -898,6 +899,12 @@ class Trainer:
         self.strategy.barrier("Trainer.save_checkpoint")
 
     # ================================================================== misc
+    def tune(self, model: LightningModule, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Lightning 1.x's ``trainer.tune``: runs ``auto_scale_batch_size``/``auto_lr_find`` through ``Tuner``."""
+        from fastlit.tuner.tuning import _legacy_tune
+
+        return _legacy_tune(self, model, *args, **kwargs)
+
     def print(self, *args: Any, **kwargs: Any) -> None:
         if self.is_global_zero:
             print(*args, **kwargs)

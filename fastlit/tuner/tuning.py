@@ -145,3 +145,31 @@ def _check_tuner_configuration(train_dataloaders: Any = None, val_dataloaders: A
         raise MisconfigurationException(
             f"In tuner with `method`={method!r}, `train_dataloaders` and `val_dataloaders` arguments should be None, "
             "please consider setting `dataloaders` instead.")
+
+
+def _legacy_tune(trainer: Any, model: Any, train_dataloaders: Any = None, val_dataloaders: Any = None,
+                 dataloaders: Any = None, datamodule: Any = None, scale_batch_size_kwargs: Optional[dict] = None,
+                 lr_find_kwargs: Optional[dict] = None, method: str = "fit") -> dict[str, Any]:
+    """Lightning 1.x's ``trainer.tune(model)``: run what ``Trainer(auto_scale_batch_size=..., auto_lr_find=...)``
+    asked for through ``Tuner``, batch size first; return ``{"scale_batch_size": ..., "lr_find": ...}``."""
+    import warnings
+
+    warnings.warn("`trainer.tune()` was removed in Lightning 2.0; fastlit runs it through "
+                  "`Tuner(trainer).scale_batch_size(model, mode=...)` / `Tuner(trainer).lr_find(model)`. Use those "
+                  "instead.", DeprecationWarning, stacklevel=3)
+    flags = getattr(trainer, "_legacy_tune", {})
+    tuner = Tuner(trainer)
+    result: dict[str, Any] = {}
+    mode = flags.get("auto_scale_batch_size")
+    if mode:
+        kwargs = dict(scale_batch_size_kwargs or {})
+        kwargs.setdefault("mode", "power" if mode is True else mode)
+        result["scale_batch_size"] = tuner.scale_batch_size(model, train_dataloaders, val_dataloaders, dataloaders,
+                                                            datamodule, method=method, **kwargs)
+    lr = flags.get("auto_lr_find")
+    if lr:
+        kwargs = dict(lr_find_kwargs or {})
+        if isinstance(lr, str):
+            kwargs.setdefault("attr_name", lr)
+        result["lr_find"] = tuner.lr_find(model, train_dataloaders, val_dataloaders, datamodule=datamodule, **kwargs)
+    return result
