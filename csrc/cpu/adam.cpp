@@ -23,33 +23,11 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
                     bool maximize, bool decoupled_weight_decay, const std::optional<at::Tensor>& grad_scale,
                     const std::optional<at::Tensor>& found_inf, const std::optional<at::Tensor>& grad_factor) {
   constexpr const char* op = "fastlit.fused_adam_";
-  check_same_length(op, {params, grads, exp_avgs, exp_avg_sqs, state_steps},
-                    {"params", "grads", "exp_avgs", "exp_avg_sqs", "state_steps"});
-  const size_t n = params.size();
-  TORCH_CHECK(max_exp_avg_sqs.size() == n || (!amsgrad && max_exp_avg_sqs.empty()), op, ": amsgrad needs ",
-              "one max_exp_avg_sqs tensor per parameter, got ", max_exp_avg_sqs.size(), " for ", n, " params.");
-  if (n == 0) return;
-  const at::Device device = params[0].device();
-  check_optional_scalar(op, "grad_scale", grad_scale, device);
-  check_optional_scalar(op, "found_inf", found_inf, device);
-  check_optional_scalar(op, "grad_factor", grad_factor, device);
-  for (size_t i = 0; i < n; ++i) {  // validate everything before mutating anything
-    check_param(op, i, params[i], params[0]);
-    check_grad(op, i, grads[i], params[i]);
-    check_state(op, "exp_avgs", i, exp_avgs[i], params[i]);
-    check_state(op, "exp_avg_sqs", i, exp_avg_sqs[i], params[i]);
-    TORCH_CHECK(exp_avg_sqs[i].scalar_type() == exp_avgs[i].scalar_type(), op, ": exp_avg_sqs[", i,
-                "] and exp_avgs[", i, "] must have the same dtype.");
-    if (amsgrad) {
-      check_state(op, "max_exp_avg_sqs", i, max_exp_avg_sqs[i], params[i]);
-      TORCH_CHECK(max_exp_avg_sqs[i].scalar_type() == exp_avgs[i].scalar_type(), op, ": max_exp_avg_sqs[", i,
-                  "] and exp_avgs[", i, "] must have the same dtype.");
-    }
-    const at::Tensor& st = state_steps[i];
-    TORCH_CHECK(st.numel() == 1 && st.scalar_type() == at::kFloat && st.device() == device, op,
-                ": state_steps[", i, "] must be a one-element float32 tensor on ", device, " (got ",
-                st.scalar_type(), ", ", st.numel(), " elements, on ", st.device(), ").");
+  if (!check_adam_inputs(op, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, amsgrad, grad_scale,
+                         found_inf, grad_factor)) {
+    return;
   }
+  const size_t n = params.size();
   if (scalar_or(found_inf, 0.0f) != 0.0f) return;  // skipped step: nothing changes, steps included
 
   const GradScaling scaling = grad_scaling(grad_scale, grad_factor, maximize);

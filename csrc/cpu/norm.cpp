@@ -16,9 +16,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> multi_tensor_l2norm_c
     at::TensorList tensors, double norm_type, bool per_tensor, double max_norm,
     const std::optional<at::Tensor>& inv_scale) {
   constexpr const char* op = "fastlit.multi_tensor_l2norm";
-  const bool inf_norm = std::isinf(norm_type) && norm_type > 0;
-  TORCH_CHECK(norm_type == 2.0 || inf_norm, op, ": norm_type must be 2 or inf, got ", norm_type,
-              "; use torch.nn.utils.clip_grad_norm_ / torch.linalg.vector_norm for other norms.");
+  const bool inf_norm = check_norm_type(op, norm_type);
   check_dense_list(op, "tensors", tensors);
   const size_t n = tensors.size();
   const auto opts = at::TensorOptions().dtype(at::kFloat).device(at::kCPU);

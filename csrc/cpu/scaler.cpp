@@ -38,12 +38,7 @@ void unscale_and_check_cpu(at::TensorList grads, const at::Tensor& found_inf, co
 void update_scale_cpu(const at::Tensor& scale, const at::Tensor& growth_tracker, const at::Tensor& found_inf,
                       double growth_factor, double backoff_factor, int64_t growth_interval) {
   constexpr const char* op = "fastlit.update_scale_";
-  check_scalar(op, "scale", scale, scale.device());
-  check_scalar(op, "found_inf", found_inf, scale.device());
-  TORCH_CHECK(growth_tracker.numel() == 1 && growth_tracker.scalar_type() == at::kInt &&
-                  growth_tracker.device() == scale.device(),
-              op, ": growth_tracker must be a one-element int32 tensor on ", scale.device(), ", got ",
-              growth_tracker.scalar_type(), " on ", growth_tracker.device(), ".");
+  check_update_scale_inputs(op, scale, growth_tracker, found_inf);
   float s = *scale.data_ptr<float>();
   int tracker = *growth_tracker.data_ptr<int>();
   update_scale(s, tracker, *found_inf.data_ptr<float>(), growth_factor, backoff_factor,

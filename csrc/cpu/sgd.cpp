@@ -21,23 +21,12 @@ void fused_sgd_cpu(at::TensorList params, at::TensorList grads, at::TensorList m
                    bool is_first_step, const std::optional<at::Tensor>& grad_scale,
                    const std::optional<at::Tensor>& found_inf, const std::optional<at::Tensor>& grad_factor) {
   constexpr const char* op = "fastlit.fused_sgd_";
-  check_same_length(op, {params, grads}, {"params", "grads"});
+  if (!check_sgd_inputs(op, params, grads, momentum_buffers, momentum, dampening, nesterov, grad_scale, found_inf,
+                        grad_factor)) {
+    return;
+  }
   const size_t n = params.size();
   const bool use_buf = momentum != 0.0;
-  TORCH_CHECK(!use_buf || momentum_buffers.size() == n, op, ": momentum=", momentum, " needs one momentum buffer ",
-              "per parameter, got ", momentum_buffers.size(), " for ", n, " params.");
-  TORCH_CHECK(!nesterov || (use_buf && dampening == 0.0), op,
-              ": nesterov momentum requires a momentum and zero dampening.");
-  if (n == 0) return;
-  const at::Device device = params[0].device();
-  check_optional_scalar(op, "grad_scale", grad_scale, device);
-  check_optional_scalar(op, "found_inf", found_inf, device);
-  check_optional_scalar(op, "grad_factor", grad_factor, device);
-  for (size_t i = 0; i < n; ++i) {
-    check_param(op, i, params[i], params[0]);
-    check_grad(op, i, grads[i], params[i]);
-    if (use_buf) check_state(op, "momentum_buffers", i, momentum_buffers[i], params[i]);
-  }
   if (scalar_or(found_inf, 0.0f) != 0.0f) return;
 
   const GradScaling scaling = grad_scaling(grad_scale, grad_factor, maximize);

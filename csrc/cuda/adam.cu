@@ -76,40 +76,18 @@ void fused_adam_cuda(at::TensorList params, at::TensorList grads, at::TensorList
                      bool maximize, bool decoupled_weight_decay, const std::optional<at::Tensor>& grad_scale,
                      const std::optional<at::Tensor>& found_inf, const std::optional<at::Tensor>& grad_factor) {
   constexpr const char* op = "fastlit.fused_adam_";
-  check_same_length(op, {params, grads, exp_avgs, exp_avg_sqs, state_steps},
-                    {"params", "grads", "exp_avgs", "exp_avg_sqs", "state_steps"});
-  const size_t n = params.size();
-  TORCH_CHECK(max_exp_avg_sqs.size() == n || (!amsgrad && max_exp_avg_sqs.empty()), op, ": amsgrad needs ",
-              "one max_exp_avg_sqs tensor per parameter, got ", max_exp_avg_sqs.size(), " for ", n, " params.");
-  if (n == 0) return;
-  const at::Device device = params[0].device();
-  check_optional_scalar(op, "grad_scale", grad_scale, device);
-  check_optional_scalar(op, "found_inf", found_inf, device);
-  check_optional_scalar(op, "grad_factor", grad_factor, device);
-  for (size_t i = 0; i < n; ++i) {
-    check_param(op, i, params[i], params[0]);
-    check_grad(op, i, grads[i], params[i]);
-    check_state(op, "exp_avgs", i, exp_avgs[i], params[i]);
-    check_state(op, "exp_avg_sqs", i, exp_avg_sqs[i], params[i]);
-    TORCH_CHECK(exp_avg_sqs[i].scalar_type() == exp_avgs[i].scalar_type(), op, ": exp_avg_sqs[", i,
-                "] and exp_avgs[", i, "] must have the same dtype.");
-    if (amsgrad) {
-      check_state(op, "max_exp_avg_sqs", i, max_exp_avg_sqs[i], params[i]);
-      TORCH_CHECK(max_exp_avg_sqs[i].scalar_type() == exp_avgs[i].scalar_type(), op, ": max_exp_avg_sqs[", i,
-                  "] and exp_avgs[", i, "] must have the same dtype.");
-    }
-    const at::Tensor& st = state_steps[i];
-    TORCH_CHECK(st.numel() == 1 && st.scalar_type() == at::kFloat && st.device() == device, op,
-                ": state_steps[", i, "] must be a one-element float32 tensor on ", device,
-                " (the CUDA kernels read step counts on the device; got ", st.scalar_type(), " on ", st.device(),
-                ").");
+  if (!check_adam_inputs(op, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, amsgrad, grad_scale,
+                         found_inf, grad_factor)) {
+    return;
   }
+  const size_t n = params.size();
+  const at::Device device = params[0].device();
   c10::cuda::OptionalCUDAGuard guard(device);
   const AdamArgs args{lr, beta1, beta2, weight_decay, eps, decoupled_weight_decay, maximize,
                       optional_ptr(grad_scale), optional_ptr(found_inf), optional_ptr(grad_factor)};
 
   // Group by (param dtype, state dtype): 3 x 2 kernels at most, usually one.
-  TensorRefs<5> groups[3][2];
+  DtypeGroups<5> groups;
   for (size_t i = 0; i < n; ++i) {
     const int pd = dtype_code(params[i].scalar_type());
     const int sd = exp_avgs[i].scalar_type() == at::kFloat ? 0 : 1;
@@ -117,23 +95,15 @@ void fused_adam_cuda(at::TensorList params, at::TensorList grads, at::TensorList
                         exp_avg_sqs[i].data_ptr(), amsgrad ? max_exp_avg_sqs[i].data_ptr() : nullptr},
                        params[i].numel(), state_steps[i].data_ptr());
   }
-  for (int pd = 0; pd < 3; ++pd) {
-    for (int sd = 0; sd < 2; ++sd) {
-      if (groups[pd][sd].numel.empty()) continue;
-      dispatch_float(pd, [&](auto p_tag) {
-        using P = decltype(p_tag);
-        auto run = [&](auto s_tag) {
-          using S = decltype(s_tag);
-          if (amsgrad) {
-            multi_tensor_apply<5>(groups[pd][sd], AdamFunctor<P, S, true>{}, args);
-          } else {
-            multi_tensor_apply<5>(groups[pd][sd], AdamFunctor<P, S, false>{}, args);
-          }
-        };
-        sd == 0 ? run(float{}) : run(P{});
-      });
+  for_each_group(groups, [&](auto p, auto s, const TensorRefs<5>& refs) {
+    using P = decltype(p);
+    using S = decltype(s);
+    if (amsgrad) {
+      multi_tensor_apply<5>(refs, AdamFunctor<P, S, true>{}, args);
+    } else {
+      multi_tensor_apply<5>(refs, AdamFunctor<P, S, false>{}, args);
     }
-  }
+  });
 
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   for (size_t begin = 0; begin < n; begin += kStepsPerLaunch) {

@@ -174,6 +174,43 @@ void dispatch_float(int code, Fn&& fn) {
   }
 }
 
+// Launch groups by dtype: [param dtype code][0: fp32 state, 1: state in the param dtype]. Calls
+// fn(P{}, S{}, refs) for every non-empty group, P / S being the C++ param and state types.
+template <int depth>
+using DtypeGroups = std::array<std::array<TensorRefs<depth>, 2>, 3>;
+
+template <int depth, class Fn>
+void for_each_group(const DtypeGroups<depth>& groups, Fn&& fn) {
+  for (int pd = 0; pd < 3; ++pd) {
+    for (int sd = 0; sd < 2; ++sd) {
+      const TensorRefs<depth>& refs = groups[pd][sd];
+      if (refs.numel.empty()) continue;
+      dispatch_float(pd, [&](auto p) {
+        if (sd == 0) {
+          fn(p, float{}, refs);
+        } else {
+          fn(p, p, refs);
+        }
+      });
+    }
+  }
+}
+
+// One depth-1 launch per dtype present in `ts`, running F<T> (T: the tensors' C++ type). extra_idx[i], when
+// given, travels with tensor i (TensorListMeta::extra_idx).
+template <template <class> class F, class... Args>
+void apply_by_dtype(at::TensorList ts, const std::vector<int64_t>* extra_idx, Args... args) {
+  std::array<TensorRefs<1>, 3> groups;
+  for (size_t i = 0; i < ts.size(); ++i) {
+    groups[dtype_code(ts[i].scalar_type())].add({ts[i].data_ptr()}, ts[i].numel(), nullptr,
+                                                extra_idx ? (*extra_idx)[i] : 0);
+  }
+  for (int code = 0; code < 3; ++code) {
+    if (groups[code].numel.empty()) continue;
+    dispatch_float(code, [&](auto tag) { multi_tensor_apply<1>(groups[code], F<decltype(tag)>{}, args...); });
+  }
+}
+
 inline const float* optional_ptr(const std::optional<at::Tensor>& t) {
   return t.has_value() && t->defined() ? t->data_ptr<float>() : nullptr;
 }

@@ -132,9 +132,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> multi_tensor_l2norm_c
     at::TensorList tensors, double norm_type, bool per_tensor, double max_norm,
     const std::optional<at::Tensor>& inv_scale) {
   constexpr const char* op = "fastlit.multi_tensor_l2norm";
-  const bool inf_norm = std::isinf(norm_type) && norm_type > 0;
-  TORCH_CHECK(norm_type == 2.0 || inf_norm, op, ": norm_type must be 2 or inf, got ", norm_type,
-              "; use torch.nn.utils.clip_grad_norm_ / torch.linalg.vector_norm for other norms.");
+  const bool inf_norm = check_norm_type(op, norm_type);
   check_dense_list(op, "tensors", tensors);
   const int64_t n = static_cast<int64_t>(tensors.size());
   TORCH_CHECK(n > 0, op, ": needs at least one tensor (fastlit.ops.multi_tensor_l2norm handles empty lists).");
@@ -159,18 +157,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> multi_tensor_l2norm_c
   auto* totals = reinterpret_cast<TensorTotal*>(scratch.data_ptr<float>() + partial_floats);
 
   // Empty tensors have no chunks: their totals are written by fold_tensors with num_chunks = 0.
-  std::array<TensorRefs<1>, 3> groups;
-  for (int64_t i = 0; i < n; ++i) {
-    groups[dtype_code(tensors[i].scalar_type())].add({tensors[i].data_ptr()}, tensors[i].numel(), nullptr,
-                                                     first_chunk[i]);
-  }
-  for (int code = 0; code < 3; ++code) {
-    if (groups[code].numel.empty()) continue;
-    dispatch_float(code, [&](auto tag) {
-      using T = decltype(tag);
-      multi_tensor_apply<1>(groups[code], NormFunctor<T>{}, partial);
-    });
-  }
+  apply_by_dtype<NormFunctor>(tensors, &first_chunk, partial);
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   for (int64_t begin = 0; begin < n; begin += kTensorsPerFold) {
     FoldArgs a;
@@ -212,14 +199,7 @@ void clip_grad_value_cuda(at::TensorList grads, double clip_value) {
   check_dense_list("fastlit.clip_grad_value_", "grads", grads);
   if (grads.empty()) return;
   c10::cuda::OptionalCUDAGuard guard(grads[0].device());
-  std::array<TensorRefs<1>, 3> groups;
-  for (const at::Tensor& g : grads) groups[dtype_code(g.scalar_type())].add({g.data_ptr()}, g.numel());
-  for (int code = 0; code < 3; ++code) {
-    if (groups[code].numel.empty()) continue;
-    dispatch_float(code, [&](auto tag) {
-      multi_tensor_apply<1>(groups[code], ClampFunctor<decltype(tag)>{}, static_cast<float>(clip_value));
-    });
-  }
+  apply_by_dtype<ClampFunctor>(grads, nullptr, static_cast<float>(clip_value));
 }
 
 }  // namespace

@@ -36,15 +36,8 @@ void unscale_and_check_cuda(at::TensorList grads, const at::Tensor& found_inf, c
   check_scalar(op, "inv_scale", inv_scale, device);
   check_dense_list(op, "grads", grads);
   c10::cuda::OptionalCUDAGuard guard(device);
-  std::array<TensorRefs<1>, 3> groups;
-  for (const at::Tensor& g : grads) groups[dtype_code(g.scalar_type())].add({g.data_ptr()}, g.numel());
-  for (int code = 0; code < 3; ++code) {
-    if (groups[code].numel.empty()) continue;
-    dispatch_float(code, [&](auto tag) {
-      multi_tensor_apply<1>(groups[code], UnscaleFunctor<decltype(tag)>{}, inv_scale.data_ptr<float>(),
-                            found_inf.data_ptr<float>());
-    });
-  }
+  apply_by_dtype<UnscaleFunctor>(grads, nullptr, static_cast<const float*>(inv_scale.data_ptr<float>()),
+                                 found_inf.data_ptr<float>());
 }
 
 __global__ void update_scale_kernel(float* scale, int* growth_tracker, const float* found_inf, double growth,
@@ -55,12 +48,7 @@ __global__ void update_scale_kernel(float* scale, int* growth_tracker, const flo
 void update_scale_cuda(const at::Tensor& scale, const at::Tensor& growth_tracker, const at::Tensor& found_inf,
                        double growth_factor, double backoff_factor, int64_t growth_interval) {
   constexpr const char* op = "fastlit.update_scale_";
-  check_scalar(op, "scale", scale, scale.device());
-  check_scalar(op, "found_inf", found_inf, scale.device());
-  TORCH_CHECK(growth_tracker.numel() == 1 && growth_tracker.scalar_type() == at::kInt &&
-                  growth_tracker.device() == scale.device(),
-              op, ": growth_tracker must be a one-element int32 tensor on ", scale.device(), ", got ",
-              growth_tracker.scalar_type(), " on ", growth_tracker.device(), ".");
+  check_update_scale_inputs(op, scale, growth_tracker, found_inf);
   c10::cuda::OptionalCUDAGuard guard(scale.device());
   update_scale_kernel<<<1, 1, 0, c10::cuda::getCurrentCUDAStream()>>>(
       scale.data_ptr<float>(), growth_tracker.data_ptr<int>(), found_inf.data_ptr<float>(), growth_factor,

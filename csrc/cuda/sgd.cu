@@ -52,28 +52,18 @@ void fused_sgd_cuda(at::TensorList params, at::TensorList grads, at::TensorList 
                     bool is_first_step, const std::optional<at::Tensor>& grad_scale,
                     const std::optional<at::Tensor>& found_inf, const std::optional<at::Tensor>& grad_factor) {
   constexpr const char* op = "fastlit.fused_sgd_";
-  check_same_length(op, {params, grads}, {"params", "grads"});
+  if (!check_sgd_inputs(op, params, grads, momentum_buffers, momentum, dampening, nesterov, grad_scale, found_inf,
+                        grad_factor)) {
+    return;
+  }
   const size_t n = params.size();
   const bool use_buf = momentum != 0.0;
-  TORCH_CHECK(!use_buf || momentum_buffers.size() == n, op, ": momentum=", momentum, " needs one momentum buffer ",
-              "per parameter, got ", momentum_buffers.size(), " for ", n, " params.");
-  TORCH_CHECK(!nesterov || (use_buf && dampening == 0.0), op,
-              ": nesterov momentum requires a momentum and zero dampening.");
-  if (n == 0) return;
   const at::Device device = params[0].device();
-  check_optional_scalar(op, "grad_scale", grad_scale, device);
-  check_optional_scalar(op, "found_inf", found_inf, device);
-  check_optional_scalar(op, "grad_factor", grad_factor, device);
-  for (size_t i = 0; i < n; ++i) {
-    check_param(op, i, params[i], params[0]);
-    check_grad(op, i, grads[i], params[i]);
-    if (use_buf) check_state(op, "momentum_buffers", i, momentum_buffers[i], params[i]);
-  }
   c10::cuda::OptionalCUDAGuard guard(device);
   const SgdArgs args{{static_cast<float>(weight_decay), static_cast<float>(momentum),
                       static_cast<float>(1.0 - dampening), static_cast<float>(-lr), nesterov, is_first_step},
                      maximize, optional_ptr(grad_scale), optional_ptr(found_inf), optional_ptr(grad_factor)};
-  TensorRefs<3> groups[3][2];
+  DtypeGroups<3> groups;
   for (size_t i = 0; i < n; ++i) {
     const int pd = dtype_code(params[i].scalar_type());
     const int sd = use_buf && momentum_buffers[i].scalar_type() != at::kFloat ? 1 : 0;
@@ -81,23 +71,15 @@ void fused_sgd_cuda(at::TensorList params, at::TensorList grads, at::TensorList 
                         use_buf ? momentum_buffers[i].data_ptr() : nullptr},
                        params[i].numel());
   }
-  for (int pd = 0; pd < 3; ++pd) {
-    for (int sd = 0; sd < 2; ++sd) {
-      if (groups[pd][sd].numel.empty()) continue;
-      dispatch_float(pd, [&](auto p_tag) {
-        using P = decltype(p_tag);
-        auto run = [&](auto s_tag) {
-          using S = decltype(s_tag);
-          if (use_buf) {
-            multi_tensor_apply<3>(groups[pd][sd], SgdFunctor<P, S, true>{}, args);
-          } else {
-            multi_tensor_apply<3>(groups[pd][sd], SgdFunctor<P, S, false>{}, args);
-          }
-        };
-        sd == 0 ? run(float{}) : run(P{});
-      });
+  for_each_group(groups, [&](auto p, auto s, const TensorRefs<3>& refs) {
+    using P = decltype(p);
+    using S = decltype(s);
+    if (use_buf) {
+      multi_tensor_apply<3>(refs, SgdFunctor<P, S, true>{}, args);
+    } else {
+      multi_tensor_apply<3>(refs, SgdFunctor<P, S, false>{}, args);
     }
-  }
+  });
 }
 
 }  // namespace

@@ -5,27 +5,7 @@ import torch
 from fastlit.amp import GradScaler
 from fastlit.optim import FusedAdam, FusedSGD
 
-from .helpers import assert_params_close, clone_params, make_params, set_grads
-
-INF_STEPS = {2: float("inf"), 5: float("nan"), 6: float("-inf")}
-
-
-def run(opt, params, scaler, clip=None, unscale=False, steps=12):
-    scales = []
-    for k in range(steps):
-        scaler.scale(torch.ones(()))
-        set_grads(params, k, scale=scaler.get_scale())
-        if k in INF_STEPS:
-            params[2].grad[1, 3] = INF_STEPS[k]
-        if unscale or clip:
-            scaler.unscale_(opt)
-        if clip:
-            torch.nn.utils.clip_grad_norm_(params, clip)
-        scaler.step(opt)
-        scaler.update()
-        scales.append(scaler.get_scale())
-    return scales
-
+from .helpers import amp_run, assert_params_close, clone_params, make_params, set_grads
 
 def make_scaler(cls):
     return cls("cpu", init_scale=2.0 ** 12, growth_factor=2.0, backoff_factor=0.5, growth_interval=3)
@@ -38,12 +18,12 @@ def test_matches_torch_scaler_with_injected_nonfinite_grads(make_opt, unscale, m
     pa = make_params()
     pb = clone_params(pa)
     oa, ob = make_opt(pa), make_opt(pb)
-    ref_scales = run(ob, pb, make_scaler(torch.amp.GradScaler), unscale=unscale)
+    ref_scales = amp_run(ob, pb, make_scaler(torch.amp.GradScaler), unscale=unscale)
     checks = []
     real = torch._amp_foreach_non_finite_check_and_unscale_
     monkeypatch.setattr(torch, "_amp_foreach_non_finite_check_and_unscale_",
                         lambda *a: (checks.append(1), real(*a))[1])
-    scales = run(oa, pa, make_scaler(GradScaler), unscale=unscale)
+    scales = amp_run(oa, pa, make_scaler(GradScaler), unscale=unscale)
     assert scales == ref_scales
     assert len(set(scales)) > 2  # the sequence both backed off and grew
     assert_params_close(pa, pb)
@@ -54,7 +34,7 @@ def test_max_grad_norm_with_scaler_equals_unscale_clip_step():
     pa = make_params()
     pb = clone_params(pa)
     oa, ob = FusedAdam(pa, lr=1e-2, max_grad_norm=0.5), torch.optim.Adam(pb, lr=1e-2)
-    assert run(oa, pa, make_scaler(GradScaler)) == run(ob, pb, make_scaler(torch.amp.GradScaler), clip=0.5)
+    assert amp_run(oa, pa, make_scaler(GradScaler)) == amp_run(ob, pb, make_scaler(torch.amp.GradScaler), clip=0.5)
     assert_params_close(pa, pb)
 
 
@@ -62,7 +42,7 @@ def test_plain_torch_optimizer_and_state_dict_are_torchs():
     pa = make_params()
     pb = clone_params(pa)
     sa, sb = make_scaler(GradScaler), make_scaler(torch.amp.GradScaler)
-    assert run(torch.optim.Adam(pa, lr=1e-2), pa, sa) == run(torch.optim.Adam(pb, lr=1e-2), pb, sb)
+    assert amp_run(torch.optim.Adam(pa, lr=1e-2), pa, sa) == amp_run(torch.optim.Adam(pb, lr=1e-2), pb, sb)
     assert_params_close(pa, pb)
     assert sa.state_dict() == sb.state_dict()
     fresh = make_scaler(GradScaler)

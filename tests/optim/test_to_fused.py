@@ -1,7 +1,4 @@
 """fastlit.optim.to_fused: in-place switch of torch.optim.Adam / AdamW / SGD to the fused step."""
-import os
-import subprocess
-import sys
 import warnings
 
 import pytest
@@ -10,7 +7,7 @@ import torch
 from fastlit.optim import to_fused
 from fastlit.optim._base import FusedOptimizerMixin
 
-from .helpers import assert_params_close, clone_params, make_params, set_grads
+from .helpers import assert_params_close, clone_params, make_params, run_python, set_grads
 
 CASES = [
     (torch.optim.Adam, dict(lr=1e-2, amsgrad=True)),
@@ -111,6 +108,5 @@ def test_without_extension_nothing_is_converted():
         "assert fused is None and 'FASTLIT_DISABLE_EXT' in why, why\n"
         "assert type(opt) is torch.optim.Adam\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "FASTLIT_DISABLE_EXT": "1"})
+    out = run_python(code, FASTLIT_DISABLE_EXT="1")
     assert out.returncode == 0, out.stderr[-3000:]

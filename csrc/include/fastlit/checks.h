@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
 
+#include <cmath>
 #include <optional>
 
 namespace fastlit {
@@ -97,6 +98,92 @@ inline void check_scalar(const char* op, const char* what, const at::Tensor& t, 
 inline void check_optional_scalar(const char* op, const char* what, const std::optional<at::Tensor>& t,
                                   const at::Device& device) {
   if (t.has_value() && t->defined()) check_scalar(op, what, *t, device);
+}
+
+// ------------------------------------------------------------------ whole-op checks (CPU and CUDA alike)
+// Each validates every input before the op mutates anything; false means "nothing to do" (empty lists).
+
+// The optional one-element float32 inputs every optimizer op takes, on the params' device.
+inline void check_scaling_inputs(const char* op, const at::Device& device, const std::optional<at::Tensor>& grad_scale,
+                                 const std::optional<at::Tensor>& found_inf,
+                                 const std::optional<at::Tensor>& grad_factor) {
+  check_optional_scalar(op, "grad_scale", grad_scale, device);
+  check_optional_scalar(op, "found_inf", found_inf, device);
+  check_optional_scalar(op, "grad_factor", grad_factor, device);
+}
+
+inline bool check_adam_inputs(const char* op, at::TensorList params, at::TensorList grads,
+                              at::TensorList exp_avgs, at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs,
+                              at::TensorList state_steps, bool amsgrad, const std::optional<at::Tensor>& grad_scale,
+                              const std::optional<at::Tensor>& found_inf,
+                              const std::optional<at::Tensor>& grad_factor) {
+  check_same_length(op, {params, grads, exp_avgs, exp_avg_sqs, state_steps},
+                    {"params", "grads", "exp_avgs", "exp_avg_sqs", "state_steps"});
+  const size_t n = params.size();
+  TORCH_CHECK(max_exp_avg_sqs.size() == n || (!amsgrad && max_exp_avg_sqs.empty()), op, ": amsgrad needs ",
+              "one max_exp_avg_sqs tensor per parameter, got ", max_exp_avg_sqs.size(), " for ", n, " params.");
+  if (n == 0) return false;
+  const at::Device device = params[0].device();
+  check_scaling_inputs(op, device, grad_scale, found_inf, grad_factor);
+  for (size_t i = 0; i < n; ++i) {
+    check_param(op, i, params[i], params[0]);
+    check_grad(op, i, grads[i], params[i]);
+    check_state(op, "exp_avgs", i, exp_avgs[i], params[i]);
+    check_state(op, "exp_avg_sqs", i, exp_avg_sqs[i], params[i]);
+    TORCH_CHECK(exp_avg_sqs[i].scalar_type() == exp_avgs[i].scalar_type(), op, ": exp_avg_sqs[", i,
+                "] and exp_avgs[", i, "] must have the same dtype.");
+    if (amsgrad) {
+      check_state(op, "max_exp_avg_sqs", i, max_exp_avg_sqs[i], params[i]);
+      TORCH_CHECK(max_exp_avg_sqs[i].scalar_type() == exp_avgs[i].scalar_type(), op, ": max_exp_avg_sqs[", i,
+                  "] and exp_avgs[", i, "] must have the same dtype.");
+    }
+    // Steps live with the params (the CUDA kernels read them on the device, like torch's fused Adam).
+    const at::Tensor& st = state_steps[i];
+    TORCH_CHECK(st.numel() == 1 && st.scalar_type() == at::kFloat && st.device() == device, op,
+                ": state_steps[", i, "] must be a one-element float32 tensor on ", device, " (got ",
+                st.scalar_type(), ", ", st.numel(), " elements, on ", st.device(), ").");
+  }
+  return true;
+}
+
+inline bool check_sgd_inputs(const char* op, at::TensorList params, at::TensorList grads,
+                             at::TensorList momentum_buffers, double momentum, double dampening, bool nesterov,
+                             const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
+                             const std::optional<at::Tensor>& grad_factor) {
+  check_same_length(op, {params, grads}, {"params", "grads"});
+  const size_t n = params.size();
+  const bool use_buf = momentum != 0.0;
+  TORCH_CHECK(!use_buf || momentum_buffers.size() == n, op, ": momentum=", momentum, " needs one momentum buffer ",
+              "per parameter, got ", momentum_buffers.size(), " for ", n, " params.");
+  TORCH_CHECK(!nesterov || (use_buf && dampening == 0.0), op,
+              ": nesterov momentum requires a momentum and zero dampening.");
+  if (n == 0) return false;
+  const at::Device device = params[0].device();
+  check_scaling_inputs(op, device, grad_scale, found_inf, grad_factor);
+  for (size_t i = 0; i < n; ++i) {
+    check_param(op, i, params[i], params[0]);
+    check_grad(op, i, grads[i], params[i]);
+    if (use_buf) check_state(op, "momentum_buffers", i, momentum_buffers[i], params[i]);
+  }
+  return true;
+}
+
+// multi_tensor_l2norm's norm_type: returns whether it is the inf-norm.
+inline bool check_norm_type(const char* op, double norm_type) {
+  const bool inf_norm = std::isinf(norm_type) && norm_type > 0;
+  TORCH_CHECK(norm_type == 2.0 || inf_norm, op, ": norm_type must be 2 or inf, got ", norm_type,
+              "; use torch.nn.utils.clip_grad_norm_ / torch.linalg.vector_norm for other norms.");
+  return inf_norm;
+}
+
+inline void check_update_scale_inputs(const char* op, const at::Tensor& scale, const at::Tensor& growth_tracker,
+                                      const at::Tensor& found_inf) {
+  check_scalar(op, "scale", scale, scale.device());
+  check_scalar(op, "found_inf", found_inf, scale.device());
+  TORCH_CHECK(growth_tracker.numel() == 1 && growth_tracker.scalar_type() == at::kInt &&
+                  growth_tracker.device() == scale.device(),
+              op, ": growth_tracker must be a one-element int32 tensor on ", scale.device(), ", got ",
+              growth_tracker.scalar_type(), " on ", growth_tracker.device(), ".");
 }
 
 }  // namespace fastlit
