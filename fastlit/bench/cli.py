@@ -28,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="fewer repeats (3), for CI")
     p.add_argument("--no-lightning", action="store_true", help="skip timing pytorch_lightning even if installed")
     p.add_argument("--json", metavar="PATH", help="write every figure to PATH as JSON")
+    p.add_argument("--plot", metavar="PATH.png", help="draw the ratios of this run to PATH.png (needs matplotlib)")
     p.add_argument("--compare", metavar="BASELINE", help="fail if a ratio is worse than BASELINE.json's")
     p.add_argument("--tolerance", type=float, default=0.10, help="allowed relative regression (default 0.10)")
 
@@ -144,6 +145,11 @@ def run(args: argparse.Namespace) -> int:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
         print(f"wrote {args.json}")
+    if args.plot:
+        from fastlit.bench.plot import plot
+
+        plot(report, args.plot)
+        print(f"wrote {args.plot}")
     if args.compare:
         with open(args.compare) as f:
             baseline = json.load(f)
