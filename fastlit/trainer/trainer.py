@@ -134,6 +134,10 @@ class Trainer:
         self.num_nodes = num_nodes
         self.num_devices = max(1, len(getattr(self.strategy, 'parallel_devices', []) or [None]))
         self.precision = normalize(precision)
+        if self.precision == "16-mixed" and self.strategy.root_device.type == "cpu":
+            rank_zero_warn(f"You passed `Trainer(accelerator='cpu', precision={precision!r})` but AMP with fp16 is not "
+                           "supported on CPU. Using `precision='bf16-mixed'` instead.")  # Lightning does the same
+            self.precision = "bf16-mixed"
         self.precision_plugin = Precision(self.precision, self.strategy.root_device)
 
         # ---- loop limits

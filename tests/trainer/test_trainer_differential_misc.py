@@ -52,7 +52,7 @@ def _seeded(pl: Any, name: str = "BoringModel", **kw: Any) -> Any:
     return getattr(models(pl), name)(**kw)
 
 
-@pytest.mark.parametrize("precision", ["bf16-mixed", "64-true", "bf16-true"])
+@pytest.mark.parametrize("precision", ["bf16-mixed", "64-true", "bf16-true", "16-mixed"])
 def test_precision_modes(precision: str) -> None:
     def run(pl: Any) -> Any:
         m = _seeded(pl)
