@@ -144,8 +144,8 @@ def run_size(mb: int, directory: str, repeats: int = 3, backend: str = "auto") -
     }
 
 
-def run_training(directory: str, steps: int = 40, every: int = 10, hidden: int = 1024, layers: int = 12,
-                 batch: int = 64, repeats: int = 2, backend: str = "auto") -> dict[str, Any]:
+def run_training(directory: str, steps: int = 30, every: int = 10, hidden: int = 1024, layers: int = 8,
+                 batch: int = 64, repeats: int = 3, backend: str = "auto") -> dict[str, Any]:
     """ms/step of an MLP + Adam fit with ModelCheckpoint every ``every`` steps: none vs sync vs async."""
     import fastlit
     from fastlit.callbacks import Callback, ModelCheckpoint
@@ -202,7 +202,7 @@ def run_training(directory: str, steps: int = 40, every: int = 10, hidden: int =
 
 
 def run(sizes_mb: tuple[int, ...] = (200, 1024), repeats: int = 3, directory: Optional[str] = None,
-        training: bool = True, train_steps: int = 40, train_every: int = 10, backend: str = "auto",
+        training: bool = True, train_steps: int = 30, train_every: int = 10, backend: str = "auto",
         threads: Optional[int] = None) -> dict[str, Any]:
     """The suite. ``directory`` is where files go (default: a temp dir under the current directory, so the disk
     measured is the one checkpoints normally land on)."""
@@ -212,8 +212,7 @@ def run(sizes_mb: tuple[int, ...] = (200, 1024), repeats: int = 3, directory: Op
     d = tempfile.mkdtemp(prefix=".fastlit-bench-ckpt-", dir=directory or os.getcwd())
     try:
         sizes = [run_size(mb, d, repeats, backend) for mb in sizes_mb]
-        train = run_training(d, train_steps, train_every, repeats=max(1, repeats - 1), backend=backend) \
-            if training else None
+        train = run_training(d, train_steps, train_every, repeats=repeats, backend=backend) if training else None
     finally:
         shutil.rmtree(d, ignore_errors=True)
         torch.set_num_threads(prev)
