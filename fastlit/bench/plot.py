@@ -5,8 +5,8 @@ Panels, each only when the report has its data:
 * loop: per workload, each variant's median ms/step as a ratio to the hand-written PyTorch loop (the dashed line
   at 1.0), so fastlit and Lightning read side by side; the plain loop's ms/step is printed under each workload.
 * ddp: fastlit ``devices=2`` against a plain ``DistributedDataParallel`` script, same ratio.
-* kernels: effective GB/s of each kernel case and variant, against the measured memory-copy bandwidth (the
-  floor no memory-bound kernel can beat) drawn as a line.
+* kernels: effective GB/s of each kernel case and variant (the suite's own copy of the same bytes included, in
+  grey), against the host memory-copy bandwidth ``fastlit bench`` measured, drawn as a line.
 * other ratios: anything else in ``report["ratios"]`` (e.g. ``checkpoint.*``), lower is better.
 
 matplotlib is imported only here, through its object API (no pyplot, no global backend change), so
@@ -69,14 +69,19 @@ def _loop_panel(ax: Any, suite: dict[str, Any]) -> None:
     present = [v for v in _VARIANTS if v != "plain" and any(r["variant"] == v for w in workloads for r in w["rows"])]
     width = 0.8 / max(1, len(present))
     for i, variant in enumerate(present):
-        xs, ys = [], []
+        xs, ys, spreads = [], [], []
         for j, w in enumerate(workloads):
             row = next((r for r in w["rows"] if r["variant"] == variant), None)
             if row is not None:
                 xs.append(j + (i - (len(present) - 1) / 2) * width)
                 ys.append(row["ratio_vs_plain"])
+                spreads.append(row.get("spread"))
         bars = ax.bar(xs, ys, width, label=_SHORT[variant], color=_COLORS[variant])
         _bar_labels(ax, bars, "{:.2f}x")
+        for bar, spread in zip(bars, spreads):  # (max - min) / median of the repeats: how far to trust the bar
+            if spread is not None:
+                ax.annotate(f"spread {spread * 100:.0f}%", (bar.get_x() + bar.get_width() / 2, bar.get_height() / 2),
+                            ha="center", va="center", fontsize=6, rotation=90, color="white")
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="plain PyTorch loop = 1.0")
     ticks = []
     for w in workloads:
@@ -106,22 +111,27 @@ def _ddp_panel(ax: Any, suite: dict[str, Any]) -> None:
 
 
 def _kernels_panel(ax: Any, rows: list[tuple[str, str, float]], copy_gbs: Optional[float]) -> None:
-    cases = [c for c in dict.fromkeys(c for c, _, _ in rows) if not c.lower().startswith("copy")]
-    variants = list(dict.fromkeys(v for c, v, _ in rows if c in cases))
-    width = 0.8 / max(1, len(variants))
-    ours, theirs = iter(["#1f6fbf", "#7fb3e6", "#0b3d6e"]), iter(["#d9711c", "#9e9e9e", "#f2b880", "#8e44ad", "#4caf50"])
-    colors = {v: next(ours if "fastlit" in v.lower() else theirs, "#555555") for v in variants}
-    for i, variant in enumerate(variants):
-        pts = [(cases.index(c), g) for c, v, g in rows if v == variant and c in cases]
-        bars = ax.bar([x + (i - (len(variants) - 1) / 2) * width for x, _ in pts], [g for _, g in pts], width,
-                      label=variant or "kernel", color=colors[variant])
-        _bar_labels(ax, bars, "{:.1f}")
+    cases = list(dict.fromkeys(c for c, _, _ in rows))
+    variants = list(dict.fromkeys(v for _, v, _ in rows))
+    ours, theirs = iter(["#1f6fbf", "#7fb3e6", "#0b3d6e"]), iter(["#d9711c", "#f2b880", "#8c4a12", "#8e44ad", "#4caf50"])
+    colors = {v: "#bdbdbd" if v.lower() == "copy" else next(ours if "fastlit" in v.lower() else theirs, "#555555")
+              for v in variants}
+    labelled: set[str] = set()
+    for x, case in enumerate(cases):  # each case's own variants, side by side around its tick
+        mine = [(v, g) for c, v, g in rows if c == case]
+        width = min(0.8 / len(mine), 0.25)
+        for i, (variant, gbs) in enumerate(mine):
+            bars = ax.bar(x + (i - (len(mine) - 1) / 2) * width, gbs, width, color=colors[variant],
+                          label=None if variant in labelled else (variant or "kernel"))
+            labelled.add(variant)
+            _bar_labels(ax, bars, "{:.1f}")
     if copy_gbs:
         ax.axhline(copy_gbs, color="black", linestyle="--", linewidth=1,
-                   label=f"memory copy {copy_gbs:.1f} GB/s (the floor)")
+                   label=f"host memory copy, 256 MiB: {copy_gbs:.1f} GB/s")
     ax.set_xticks(range(len(cases)), cases, fontsize=7, rotation=10)
     ax.set_ylabel("effective GB/s (higher is better)")
-    ax.set_title("kernels: bytes the update must move / time", fontsize=9)
+    ax.set_title("kernels: effective GB/s = bytes the update must move / time; a copy of the same bytes beside each "
+                 "(working sets that fit in cache beat the 256 MiB copy)", fontsize=9)
     ax.legend(fontsize=7)
 
 
@@ -165,7 +175,7 @@ def figure(report: dict[str, Any]) -> Any:
         raise ValueError("the report has nothing to plot: no suites.loop.workloads, suites.ddp.rows, "
                          "suites.kernels rows or ratios. Make it with `fastlit bench --json PATH`.")
     heights = [h for h, _ in panels]
-    fig = Figure(figsize=(10, 1.2 * sum(heights) + 0.5), layout="constrained")
+    fig = Figure(figsize=(12, 1.2 * sum(heights) + 0.5), layout="constrained")
     fig.suptitle(_title(machine), fontsize=9)
     axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
     for ax, (_, draw) in zip(axes, panels):
