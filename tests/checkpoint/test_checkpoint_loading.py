@@ -125,3 +125,22 @@ def test_validate_with_ckpt_path_loads_those_weights(ckpt: str) -> None:
     trainer.validate(model, randn_loader(8), ckpt_path=ckpt, verbose=False)
     assert torch.equal(model.layer.weight, torch.load(ckpt)["state_dict"]["layer.weight"])
     assert trainer.ckpt_path == ckpt
+
+
+@pytest.mark.parametrize("which", ["best", "last"])
+def test_ckpt_path_best_and_last(which: str, tmp_path: Any) -> None:
+    torch.manual_seed(0)
+    model = Boring()
+    cb = fastlit.callbacks.ModelCheckpoint(monitor="val_loss", save_last=True, save_top_k=1)
+    trainer = fastlit.Trainer(**quiet(default_root_dir=str(tmp_path), max_epochs=3, logger=False, callbacks=[cb]))
+    trainer.fit(model, randn_loader(8), randn_loader(8))
+    path = cb.best_model_path if which == "best" else cb.last_model_path
+    assert os.path.isfile(path)
+    fresh = Boring()
+    trainer.test(fresh, randn_loader(8), ckpt_path=which, verbose=False)
+    assert trainer.ckpt_path == path
+    assert torch.equal(fresh.layer.weight, torch.load(path)["state_dict"]["layer.weight"])
+    resumed = fastlit.Trainer(**quiet(default_root_dir=str(tmp_path), max_epochs=4, logger=False,
+                                      callbacks=[fastlit.callbacks.ModelCheckpoint(monitor="val_loss", save_last=True)]))
+    with pytest.raises(ValueError, match=which):  # a fresh trainer has no best/last checkpoint yet
+        resumed.fit(Boring(), randn_loader(8), randn_loader(8), ckpt_path=which)
