@@ -146,9 +146,6 @@ def test_boring_model_trains_like_lightnings(tmp_path, lightning):
     assert t1.optimizers[0].param_groups[0]["lr"] == pytest.approx(t2.optimizers[0].param_groups[0]["lr"])
 
 
-@pytest.mark.xfail(strict=True, reason="fit asks for val_dataloader() before train_dataloader() and outside the "
-                                       "sanity check's RNG isolation, so BoringModel's random data differs from "
-                                       "Lightning's when validation is on (reported to the lead)")
 def test_boring_model_with_validation_trains_like_lightnings(tmp_path, lightning):
     from pytorch_lightning.demos import boring_classes as theirs
 
@@ -159,8 +156,6 @@ def test_boring_model_with_validation_trains_like_lightnings(tmp_path, lightning
     torch.testing.assert_close(m1.layer.weight, m2.layer.weight)
 
 
-@pytest.mark.xfail(strict=True, reason="fastlit's 1.x shim logs the dict BoringModel.test_step returns ({'y': ...}) "
-                                       "as metrics; Lightning 2.x ignores it and returns [{}] (reported to the lead)")
 def test_boring_model_test_results_like_lightnings(tmp_path, lightning):
     from pytorch_lightning.demos import boring_classes as theirs
 

@@ -46,13 +46,16 @@ def _setup(t: Any, key: str, given: Any) -> list[Any]:
 
 
 def setup_val(t: Any, given: Any) -> None:
-    """Resolve the validation loaders for ``fit`` (only when ``validation_step`` exists)."""
+    """Resolve the validation loaders for ``fit``. Like Lightning, this happens when they are first needed
+    (inside the sanity check's RNG isolation, or at the first validation), since building them may draw random
+    numbers."""
     t._val_loaders = []
     t.num_val_batches = []
-    t._val_given, t._val_loaded_epoch = given, t.current_epoch
-    if not is_overridden("validation_step", t.lightning_module, LightningModule) or t.limit_val_batches == 0:
+    t._val_loaded_epoch = t.current_epoch
+    t._val_ready = True
+    if not t.enable_validation:
         return
-    t._val_loaders = _setup(t, "val", given)
+    t._val_loaders = _setup(t, "val", t._val_given)
     n = t.num_sanity_val_steps
     t.num_sanity_val_batches = [min(n, c) for c in t.num_val_batches]
 
@@ -60,23 +63,26 @@ def setup_val(t: Any, given: Any) -> None:
 def run_sanity_check(t: Any) -> None:
     """Run a few validation batches before training so a broken ``validation_step`` fails fast."""
     stage, prev_results = t.state.stage, t._results
-    t.sanity_checking = True
-    t.state.stage = RunningStage.SANITY_CHECKING
-    t._call("on_sanity_check_start")
-    # The sanity check must not change the training run's random stream (Lightning's isolate_rng).
+    # The sanity check (building the val loaders included) must not change the training run's random stream
+    # (Lightning's isolate_rng).
     cpu_state = torch.get_rng_state()
     cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     import random
 
     py_state = random.getstate()
+    t.sanity_checking = True
+    t.state.stage = RunningStage.SANITY_CHECKING
     try:
+        t._call("on_sanity_check_start")
+        if not t._val_ready:
+            setup_val(t, t._val_given)
         _run_eval(t, "val", t._val_loaders, t.num_sanity_val_batches, fitting=True)
+        t._call("on_sanity_check_end")
     finally:
         torch.set_rng_state(cpu_state)
         if cuda_state is not None:
             torch.cuda.set_rng_state_all(cuda_state)
         random.setstate(py_state)
-    t._call("on_sanity_check_end")
     t._callback_metrics, t._logged_metrics, t._progress_bar_metrics = {}, {}, {}
     t.sanity_checking = False
     t.state.stage, t._results = stage, prev_results
@@ -89,7 +95,7 @@ def run_validation_in_fit(t: Any, accumulating: bool) -> None:
     if not accumulating:
         module.on_validation_model_zero_grad()
     n = t.reload_dataloaders_every_n_epochs
-    if n and t.current_epoch - t._val_loaded_epoch >= n:  # Lightning reloads the val loaders as well
+    if not t._val_ready or (n and t.current_epoch - t._val_loaded_epoch >= n):  # Lightning reloads them too
         setup_val(t, t._val_given)
     t.state.stage = RunningStage.VALIDATING
     _run_eval(t, "val", t._val_loaders, t.num_val_batches, fitting=True)
@@ -149,9 +155,7 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
             results.dataloader_idx = dl_idx if multi else None
             if n == 0:
                 continue
-            for batch_idx, batch in enumerate(loader):
-                if batch_idx >= n:
-                    break
+            for batch_idx, batch in _limited(loader, n):
                 batch = transfer(batch, dl_idx) if transfer is not None else move_data_to_device(batch, device)
                 results.batch = batch
                 extra = (dl_idx,) if multi else ()
@@ -229,9 +233,7 @@ def run_predict(t: Any, given: Any) -> Optional[list[Any]]:
     with grad_ctx():
         for dl_idx, (loader, n) in enumerate(zip(loaders, t.num_predict_batches)):
             preds: list[Any] = []
-            for batch_idx, batch in enumerate(loader):
-                if batch_idx >= n:
-                    break
+            for batch_idx, batch in _limited(loader, n):
                 batch = transfer(batch, dl_idx) if transfer is not None else move_data_to_device(batch, device)
                 extra = (dl_idx,) if multi else ()
                 t._call("on_predict_batch_start", batch, batch_idx, *extra)
@@ -251,21 +253,33 @@ def run_predict(t: Any, given: Any) -> Optional[list[Any]]:
     return outputs[0] if len(outputs) == 1 else outputs
 
 
+_STAGE_PREFIX = {"validation_step": "val", "test_step": "test"}
+
+
 def _uses_returned_metrics(out: Any, results: Results, fx: str) -> bool:
     """Lightning 1.x tutorials return ``{"val_loss": loss}`` from the step instead of calling ``self.log``.
 
     Lightning 2.x silently ignores that (and then ``ModelCheckpoint(monitor="val_loss")`` fails). When a step
-    logs nothing itself and returns a dict of scalars, fastlit logs them as ``self.log`` would, and says so.
+    logs nothing itself and returns scalars named after its stage (``val*`` from ``validation_step``, ``test*``
+    from ``test_step``, the 1.x convention), fastlit logs them as ``self.log`` would, and says so. Other returned
+    dicts (e.g. ``BoringModel``'s ``{"y": ...}``) are left alone, as in Lightning 2.x.
     """
     if not isinstance(out, Mapping) or results.items:
         return False
-    scalars = [k for k, v in out.items() if _is_scalar(v)]
-    if scalars:
+    names = _returned_metric_names(out, fx)
+    if names:
         _warnings.warn(
-            f"`{fx}` returned {scalars} without calling `self.log`: that is Lightning 1.x behaviour. fastlit logs "
+            f"`{fx}` returned {names} without calling `self.log`: that is Lightning 1.x behaviour. fastlit logs "
             f"them for you (epoch means); in 2.x style call `self.log(name, value)` in `{fx}` instead.",
             category=DeprecationWarning)
-    return bool(scalars)
+    return bool(names)
+
+
+def _returned_metric_names(out: Any, fx: str) -> list[str]:
+    prefix = _STAGE_PREFIX.get(fx)
+    if prefix is None or not isinstance(out, Mapping):
+        return []
+    return [k for k, v in out.items() if isinstance(k, str) and k.startswith(prefix) and _is_scalar(v)]
 
 
 def _is_scalar(v: Any) -> bool:
@@ -273,10 +287,8 @@ def _is_scalar(v: Any) -> bool:
 
 
 def _log_returned(results: Results, fx: str, out: Any) -> None:
-    if isinstance(out, Mapping):
-        for k, v in out.items():
-            if _is_scalar(v):
-                results.log(fx, k, v, prog_bar=False, logger=True, on_step=None, on_epoch=None, reduce_fx="mean")
+    for k in _returned_metric_names(out, fx):
+        results.log(fx, k, out[k], prog_bar=False, logger=True, on_step=None, on_epoch=None, reduce_fx="mean")
 
 
 def _check_dataloader_idx(module: LightningModule, key: str, multi: bool) -> None:
@@ -298,6 +310,11 @@ def _check_dataloader_idx(module: LightningModule, key: str, multi: bool) -> Non
             raise RuntimeError(f"You provided only a single `{key}_dataloader`, but have included `dataloader_idx` "
                                f"in {where}. Either remove the argument or give it a default value i.e. "
                                "`dataloader_idx=0`.")
+
+
+def _limited(loader: Any, n: Any) -> Any:
+    """(index, batch) for the first ``n`` batches, without fetching batch ``n`` (that would advance samplers)."""
+    return enumerate(loader) if n == float("inf") else zip(range(int(n)), loader)
 
 
 def _capture_modes(module: torch.nn.Module) -> dict[str, bool]:

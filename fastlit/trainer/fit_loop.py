@@ -29,7 +29,9 @@ _warnings = WarningCache()
 def run(t: Any, train_given: Any, val_given: Any) -> None:
     """``trainer.fit``'s loop: sanity check, then epochs until a stop condition."""
     module = t.lightning_module
-    eval_loop.setup_val(t, val_given)
+    t._val_given, t._val_ready = val_given, False
+    t._val_defined = val_given is not None or data_mod._source_has(t.datamodule or module, "val_dataloader")
+    t._val_loaders, t.num_val_batches = [], []
     if t.enable_validation and t.num_sanity_val_steps > 0 and not t._resuming:
         eval_loop.run_sanity_check(t)
     _setup_train_data(t, train_given)
@@ -218,7 +220,6 @@ def _train_epoch(t: Any) -> None:
                                          (epoch + 1) % t.check_val_every_n_epoch == 0)
     val_every = t.val_check_batch
     max_steps = t.max_steps
-    max_time = t._max_time_s
     prof = t.profiler if t._profiling else None
     skip = t._resume_skip_batches
     t._resume_skip_batches = 0
@@ -315,8 +316,6 @@ def _train_epoch(t: Any) -> None:
             eval_loop.run_validation_in_fit(t, accumulating=not stepped and automatic)
         if stepped:
             t._batches_that_stepped += 1
-        if max_time is not None and time.monotonic() - t._fit_start_time >= max_time:
-            t.should_stop = True
         if t.should_stop:
             for lg in t.loggers:
                 lg.save()
@@ -349,10 +348,13 @@ def _batch_start(t: Any, module: LightningModule, batch: Any, batch_idx: int) ->
 
 
 def _batch_end(t: Any, module: LightningModule, out: Any, batch: Any, batch_idx: int) -> None:
+    # Lightning hands over the loss as used for backward: divided by accumulate_grad_batches (automatic opt.)
+    norm = t.accumulate_grad_batches if module.automatic_optimization else 1
     if isinstance(out, Tensor):
-        out = {"loss": out.detach()}
+        out = {"loss": out.detach() / norm if norm > 1 else out.detach()}
     elif isinstance(out, Mapping):
-        out = {k: (v.detach() if k == "loss" and isinstance(v, Tensor) else v) for k, v in out.items()}
+        out = {k: ((v.detach() / norm if norm > 1 else v.detach()) if k == "loss" and isinstance(v, Tensor) else v)
+               for k, v in out.items()}
     elif out is None:
         out = {}  # Lightning hands an empty dict to on_train_batch_end when training_step returned None
     t._in_batch_end = True  # a checkpoint saved now records this batch as processed but not completed

@@ -5,10 +5,8 @@ Anything else unknown is an error that names the argument (and the closest valid
 from __future__ import annotations
 
 import difflib
-import re
 import warnings
-from datetime import timedelta
-from typing import Any, Optional, Union
+from typing import Any
 
 from fastlit.utilities.exceptions import MisconfigurationException
 
@@ -70,18 +68,3 @@ def map_eval_kwargs(fn: str, kwargs: dict[str, Any], dataloaders: Any) -> Any:
         else:
             raise TypeError(f"Trainer.{fn}() got an unexpected keyword argument '{name}'")
     return dataloaders
-
-
-def parse_max_time(max_time: Optional[Union[str, timedelta, dict]]) -> Optional[float]:
-    """``max_time`` as seconds: "DD:HH:MM:SS", a timedelta, or a dict of timedelta kwargs."""
-    if max_time is None:
-        return None
-    if isinstance(max_time, timedelta):
-        return max_time.total_seconds()
-    if isinstance(max_time, dict):
-        return timedelta(**max_time).total_seconds()
-    m = re.fullmatch(r"(\d+):(\d\d):(\d\d):(\d\d)", str(max_time))
-    if not m:
-        raise MisconfigurationException(f"`max_time={max_time!r}` must be 'DD:HH:MM:SS', a timedelta or a dict.")
-    d, h, mi, s = (int(g) for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s).total_seconds()

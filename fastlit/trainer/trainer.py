@@ -151,10 +151,9 @@ class Trainer:
             val_check_interval, check_val_every_n_epoch = 1.0, 1
             rank_zero_info(f"Running in `fast_dev_run` mode: will run the requested loop using {n_dev} batch(es). "
                            "Logging and checkpointing is suppressed.")
+        self._warn_default_max_epochs = False
         if max_epochs is None and max_steps == -1 and max_time is None:
-            if not n_dev:
-                rank_zero_warn("`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch "
-                               "limit, set `max_epochs=-1`.", category=UserWarning)
+            self._warn_default_max_epochs = not n_dev  # said at fit(), as Lightning does
             max_epochs = 1000
         self.max_epochs = -1 if max_epochs is None else max_epochs
         self.min_epochs = min_epochs
@@ -168,9 +167,9 @@ class Trainer:
         self.limit_test_batches = 1.0 if limit_test_batches is None else limit_test_batches
         self.limit_predict_batches = 1.0 if limit_predict_batches is None else limit_predict_batches
         self.overfit_batches = overfit_batches
-        if overfit_batches:
+        if overfit_batches:  # Lightning limits training *and* validation to that many batches
             self.limit_train_batches = overfit_batches
-            self.limit_val_batches = 0
+            self.limit_val_batches = overfit_batches
         self.val_check_interval = 1.0 if val_check_interval is None else val_check_interval
         if check_val_every_n_epoch is not None and (not isinstance(check_val_every_n_epoch, int) or check_val_every_n_epoch < 1):
             raise MisconfigurationException(
@@ -252,6 +251,8 @@ class Trainer:
         self._eval_verbose = True
         self._return_predictions = True
         self._val_loaders: list[Any] = []
+        self._val_defined = self._val_ready = False
+        self._val_given: Any = None
         self._ddp_model: Optional[torch.nn.Module] = None
         self._results: Optional[Results] = None
         self._callback_metrics: dict[str, Any] = {}
@@ -260,7 +261,6 @@ class Trainer:
         self._hooks: dict[str, tuple] = {}
         self._eval_log_step = 0
         self.fit_loop = _LoopView(self)
-        self._max_time_s: Optional[float] = legacy.parse_max_time(max_time)
 
     # ================================================================== configuration helpers
     def _configure_loggers(self, logger: Any) -> None:
@@ -309,6 +309,13 @@ class Trainer:
                 "Trainer was configured with `enable_progress_bar=False` but found a progress bar in callbacks list.")
         if self.enable_checkpointing and not any(isinstance(c, Checkpoint) for c in cbs):
             cbs.append(ModelCheckpoint())
+        if self.max_time is not None:  # Lightning implements max_time with a Timer callback (saved in checkpoints)
+            from fastlit.callbacks.timer import Timer
+
+            if any(isinstance(c, Timer) for c in cbs):
+                rank_zero_info("Ignoring `Trainer(max_time=...)`, callbacks list already contains a Timer.")
+            else:
+                cbs.append(Timer(duration=self.max_time, interval="step"))
         # Checkpoint callbacks run last so they see everything the others logged (Lightning's order).
         return [c for c in cbs if not isinstance(c, Checkpoint)] + [c for c in cbs if isinstance(c, Checkpoint)]
 
@@ -363,10 +370,10 @@ class Trainer:
         finally:
             module._current_fx_name = prev
 
-    def _call_all_callbacks(self, name: str, *args: Any) -> None:
+    def _call_all_callbacks(self, name: str, *args: Any, **kwargs: Any) -> None:
         """Call ``name`` on every callback (for hooks outside the per-run table: setup, teardown, ...)."""
         for cb in self.callbacks:
-            getattr(cb, name)(self, self.lightning_module, *args)
+            getattr(cb, name)(self, self.lightning_module, *args, **kwargs)
 
     # ================================================================== properties
     @property
@@ -449,9 +456,10 @@ class Trainer:
 
     @property
     def enable_validation(self) -> bool:
+        # Lightning's rule: a validation_step and a val dataloader source exist (loaders are built lazily)
         m = self.lightning_module
         return (m is not None and is_overridden("validation_step", m, LightningModule)
-                and self.limit_val_batches != 0 and bool(self.num_val_batches) and sum(self.num_val_batches) > 0)
+                and self.limit_val_batches != 0 and self._val_defined)
 
     @property
     def ckpt_path(self) -> Optional[str]:
@@ -524,6 +532,9 @@ class Trainer:
         if (train_dataloaders is not None or val_dataloaders is not None) and datamodule is not None:
             raise MisconfigurationException(
                 "You cannot pass `train_dataloader` or `val_dataloaders` to `trainer.fit(datamodule=...)`")
+        if self._warn_default_max_epochs:
+            rank_zero_warn("`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch "
+                           "limit, set `max_epochs=-1`.", category=UserWarning)
         self.state.fn = TrainerFn.FITTING
         self.state.status = TrainerStatus.RUNNING
         self.state.stage = RunningStage.TRAINING
@@ -586,7 +597,7 @@ class Trainer:
             stage = self.state.fn.value
             if self.datamodule is not None:
                 self.datamodule.teardown(stage=stage)
-            self._call_all_callbacks("teardown", stage)
+            self._call_all_callbacks("teardown", stage=stage)
             self.lightning_module.teardown(stage)
             self._checkpoint_io.teardown()
             self.state.status, self.state.stage = TrainerStatus.FINISHED, None
@@ -662,15 +673,15 @@ class Trainer:
         if self.datamodule is not None:
             self.datamodule.prepare_data()
         model.prepare_data()
-        stage_name = fn.value
+        stage_name = fn  # a TrainerFn (a str enum: == 'fit' holds), as Lightning passes it
         for lg in self.loggers:  # fix each logger's version dir now, in order (TB+CSV -> version_0, version_1)
             if hasattr(lg, "experiment"):
                 _ = lg.experiment
         if self.datamodule is not None:
             self.datamodule.setup(stage=stage_name)
-        self._call_all_callbacks("setup", stage_name)
+        self._call_all_callbacks("setup", stage=stage_name)
         model._current_fx_name = "setup"
-        model.setup(stage_name)
+        model.setup(stage=stage_name)
         model.configure_model()
         model._current_fx_name = None
 
@@ -712,9 +723,9 @@ class Trainer:
             self._call("on_fit_end")
         if self.datamodule is not None:
             self.datamodule.teardown(stage=stage_name)
-        self._call_all_callbacks("teardown", stage_name)
+        self._call_all_callbacks("teardown", stage=stage_name)
         model._current_fx_name = "teardown"
-        model.teardown(stage_name)
+        model.teardown(stage=stage_name)
         model._current_fx_name = None
         self.profiler.teardown(stage=stage_name)
         self.state.status = TrainerStatus.FINISHED
