@@ -121,6 +121,8 @@ CASES: dict[str, dict[str, Any]] = {
     "limit_train_zero": {"limit_train_batches": 0},
     "min_steps_with_stop": {"min_steps": 6, "max_epochs": 5, "_module": {"stop_at": (0, 0)}},
     "max_steps_and_accumulate": {"max_steps": 3, "accumulate_grad_batches": 2, "max_epochs": -1},
+    "overfit_batches_int": {"overfit_batches": 2},
+    "overfit_batches_float": {"overfit_batches": 0.5},
 }
 
 
