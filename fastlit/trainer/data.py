@@ -148,3 +148,25 @@ def with_distributed_sampler(loader: Any, strategy: Any, shuffle: Optional[bool]
     if loader.num_workers > 0:
         kwargs["prefetch_factor"] = loader.prefetch_factor
     return DataLoader(loader.dataset, **kwargs)
+
+
+def without_shuffle(loader: Any) -> Any:
+    """``overfit_batches``: Lightning trains on the same first batches every epoch, so a shuffling train loader
+    is rebuilt with a sequential sampler (and Lightning's warning)."""
+    from torch.utils.data import RandomSampler, SequentialSampler
+
+    if not isinstance(loader, DataLoader) or not isinstance(loader.sampler, RandomSampler) \
+            or loader.batch_sampler is None:
+        return loader
+    from fastlit.utilities.rank_zero import rank_zero_warn
+
+    rank_zero_warn("You requested to overfit but enabled train dataloader shuffling. We are turning off the train "
+                   "dataloader shuffling for you.")
+    kwargs = dict(batch_size=loader.batch_size, sampler=SequentialSampler(loader.dataset),
+                  num_workers=loader.num_workers, collate_fn=loader.collate_fn, pin_memory=loader.pin_memory,
+                  drop_last=loader.drop_last, timeout=loader.timeout, worker_init_fn=loader.worker_init_fn,
+                  multiprocessing_context=loader.multiprocessing_context,
+                  persistent_workers=loader.persistent_workers)
+    if loader.num_workers > 0:
+        kwargs["prefetch_factor"] = loader.prefetch_factor
+    return DataLoader(loader.dataset, **kwargs)

@@ -83,6 +83,8 @@ def _can_stop(t: Any) -> bool:
 def _setup_train_data(t: Any, given: Any) -> None:
     loader = data_mod.resolve("train", given, t.datamodule, t.lightning_module)
     data_mod.check_is_loader(loader, "train")
+    if t.overfit_batches:
+        loader = data_mod.without_shuffle(loader)
     if t.world_size > 1 and t.use_distributed_sampler:
         loader = data_mod.with_distributed_sampler(loader, t.strategy)
     t.train_dataloader = loader

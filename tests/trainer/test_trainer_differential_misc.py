@@ -236,3 +236,21 @@ def test_fit_twice_and_evaluate_in_between() -> None:
     _close(a[:6], b[:6])
     assert str(getattr(b[6], "value", b[6])) == str(getattr(a[6], "value", a[6]))
     assert str(getattr(b[7], "value", b[7])) == str(getattr(a[7], "value", a[7]))
+
+
+def test_overfit_batches_turns_off_shuffling() -> None:
+    def run(pl: Any) -> Any:
+        seen = []
+
+        class M(models(pl).BoringModel):
+            def training_step(self, batch: Any, batch_idx: int) -> Any:
+                seen.append(batch[0][0, 0].item())
+                return super().training_step(batch, batch_idx)
+
+        t = pl.Trainer(**quiet(max_epochs=3, logger=False, enable_checkpointing=False, overfit_batches=2))
+        with pytest.warns(UserWarning, match="shuffling"):
+            t.fit(M(), DataLoader(randn_dataset(32), batch_size=4, shuffle=True))
+        return seen
+
+    a, b = _both(run)
+    assert a == b and b[:2] == b[2:4] == b[4:]  # the same two batches every epoch
