@@ -16,7 +16,8 @@
 
 namespace fastlit::cpu {
 
-// Total elements below which a call never goes parallel (measured on the seed autoencoder, 2 threads).
+// Total elements below which a call never goes parallel. The seed autoencoder (101 k params) is above it: on
+// 2 threads its Adam step measured ~15 % faster than serial (57 -> 49 us per call).
 constexpr int64_t kParallelMin = 1 << 16;
 
 struct Chunk {

@@ -1,7 +1,11 @@
 #pragma once
 // The CPU kernels' interface. The loops themselves (kernels_impl.h) are compiled twice, for baseline x86-64
 // (kernels_default.cpp) and for AVX2+FMA (kernels_avx2.cpp); kernels() picks one table at first use, from
-// torch's own CPU capability (so ATEN_CPU_CAPABILITY=default also forces our baseline path).
+// torch's own CPU capability (so ATEN_CPU_CAPABILITY=default also forces our baseline path; so does
+// FASTLIT_CPU_DEFAULT=1, which the tests use to check the baseline kernels on AVX2 machines).
+//
+// Measured on the autoencoder's 101 k-param Adam step (1 thread, this repo's AMD EPYC): AVX2 52 us, baseline
+// 276 us (at::vec's generic Vectorized does not vectorize sqrt / div well), torch's fused kernel 52 us.
 //
 // Every kernel works on one contiguous range of n elements of one tensor and uses fp32 math. Pointers are
 // untyped; the table is indexed by the dtype code of the tensors (kF32, kBF16, kF16) and, for optimizer
