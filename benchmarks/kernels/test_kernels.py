@@ -9,7 +9,7 @@ import os
 import pytest
 import torch
 
-from suite import adam_case, amp_clip_case, big_shapes, copy_case, measure, sgd_case, AE_SHAPES  # noqa: E402
+from fastlit.bench.kernels import AE_SHAPES, adam_case, amp_clip_case, big_shapes, copy_case, measure, sgd_case
 
 THREADS = int(os.environ.get("FASTLIT_BENCH_THREADS", "1"))
 BIG = big_shapes(int(os.environ.get("FASTLIT_BENCH_PARAMS", "8000000")))

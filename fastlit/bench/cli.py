@@ -9,12 +9,12 @@ import subprocess
 import sys
 from typing import Any, Optional
 
-SUITES = ("loop", "ddp")
+SUITES = ("loop", "kernels", "ddp")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("suite", nargs="?", default="loop", choices=SUITES + ("all",),
-                   help="what to measure: loop (default; the seed autoencoder), ddp (2 gloo ranks), all")
+                   help="what to measure: loop (default; autoencoder + CNN), kernels, ddp (2 gloo ranks), all")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                    help="where the loop suite trains (default cpu; auto = cuda when available)")
     p.add_argument("--workloads", default="autoencoder,cnn",
@@ -133,6 +133,13 @@ def run(args: argparse.Namespace) -> int:
                           device=device, user=user)
         print(loop.format_table(result))
         report["suites"]["loop"] = result
+        report["ratios"].update(result["ratios"])
+    if args.suite in ("kernels", "all"):
+        from fastlit.bench import kernels
+
+        result = kernels.run(threads=args.threads, repeats=5 if args.quick else 15, quick=args.quick)
+        print(kernels.format_table(result))
+        report["suites"]["kernels"] = result
         report["ratios"].update(result["ratios"])
     if args.suite in ("ddp", "all"):
         from fastlit.bench import ddp

@@ -4,14 +4,12 @@ Workloads (issue 3): the seed autoencoder's 101 k params in 8 tensors, and 8 M p
 case reports ms per step and effective GB/s (the bytes the operation must move at minimum, divided by the
 time) next to a plain copy's GB/s measured in the same run, which is the memory floor on this machine.
 
-Run: `python benchmarks/kernels/suite.py [--threads N] [--repeats N] [--json PATH]`, or through pytest-benchmark
-(benchmarks/kernels/test_kernels.py). Variants are timed interleaved (fastlit.bench.timing.interleave) so
+Run: `fastlit bench kernels [--threads N] [--repeats N] [--quick] [--json PATH]`, or through pytest-benchmark
+(benchmarks/kernels/test_kernels.py, which calls these same functions). Variants are timed interleaved (fastlit.bench.timing.interleave) so
 machine noise hits them alike.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
 from typing import Callable, Dict, List, Tuple
@@ -140,7 +138,7 @@ def all_cases(quick: bool = False) -> List[Case]:
     return [
         copy_case(4 * ae_n, "copy (AE adam bytes)", 20),
         adam_case(AE_SHAPES, "adam, autoencoder 101k", 20),
-        copy_case(big_n * 7 // 2, "copy (8M adam bytes)", 1),
+        copy_case(big_n * 7 // 2, f"copy ({big_n / 1e6:.0f}M adam bytes)", 1),
         adam_case(big, f"adam, {big_n / 1e6:.0f}M params / 200 tensors", 1),
         amp_clip_case(big, f"scale+clip+adamw, {big_n / 1e6:.0f}M", 1),
         sgd_case(big, f"sgd momentum, {big_n / 1e6:.0f}M", 1),
@@ -159,24 +157,27 @@ def measure(cases: List[Case], repeats: int) -> List[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--quick", action="store_true", help="2 M instead of 8 M params")
-    parser.add_argument("--json", help="write the rows here")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    rows = measure(all_cases(args.quick), args.repeats)
-    print(f"threads={args.threads}  cpu kernels={fastlit._ext.cpu_capability()}  torch {torch.__version__}")
-    print(f"{'case':36s} {'variant':18s} {'ms':>9s} {'GB/s':>7s}  speedup vs baseline")
+def run(threads: int = 1, repeats: int = 15, quick: bool = False) -> dict:
+    """The suite for `fastlit bench kernels`: rows, plus time ratios (fastlit / baseline; lower is better)."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        rows = measure(all_cases(quick), repeats)
+    finally:
+        torch.set_num_threads(prev)
+    ratios = {}
     for r in rows:
+        if r["variant"] == "fastlit":
+            speedup = next(v for k, v in r.items() if k.startswith("speedup_vs_"))
+            slug = r["case"].split(",")[0].replace(" ", "_").replace("+", "_")
+            ratios[f"kernels.{slug}{'_ae' if 'autoencoder' in r['case'] else ''}"] = 1.0 / speedup
+    return {"threads": threads, "cpu_kernels": fastlit._ext.cpu_capability(), "rows": rows, "ratios": ratios}
+
+
+def format_table(result: dict) -> str:
+    lines = [f"kernels: threads={result['threads']}, cpu kernels={result['cpu_kernels']}, interleaved, median",
+             f"  {'case':36s} {'variant':18s} {'ms':>9s} {'GB/s':>7s}  speedup vs baseline"]
+    for r in result["rows"]:
         ratio = next(v for k, v in r.items() if k.startswith("speedup_vs_"))
-        print(f"{r['case']:36s} {r['variant']:18s} {r['ms']:9.3f} {r['GB/s']:7.1f}  x{ratio:.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"threads": args.threads, "rows": rows}, f, indent=1)
-
-
-if __name__ == "__main__":
-    main()
+        lines.append(f"  {r['case']:36s} {r['variant']:18s} {r['ms']:9.3f} {r['GB/s']:7.1f}  x{ratio:.2f}")
+    return "\n".join(lines)
