@@ -177,7 +177,8 @@ def _zero_grad(t: Any, optimizer: torch.optim.Optimizer, batch_idx: int) -> None
 def _after_backward_step(t: Any, optimizer: torch.optim.Optimizer) -> None:
     """Unscale, ``on_before_optimizer_step``, clip: what runs between the last backward and ``step``."""
     scaler = t.precision_plugin.scaler
-    if scaler is not None:
+    # Like Lightning: optimizers that unscale inside their step (fastlit's fused ones) are not unscaled here
+    if scaler is not None and not getattr(optimizer, "_step_supports_amp_scaling", False):
         scaler.unscale_(optimizer)
     t._after_closure(optimizer)
 
@@ -203,7 +204,8 @@ def _train_epoch(t: Any) -> None:
     mixed = t.precision_plugin.autocast if t.precision_plugin._autocast_dtype is not None else None
     t._module_backward = is_overridden("backward", module, LightningModule)
     t._module_zero_grad = is_overridden("optimizer_zero_grad", module, LightningModule)
-    t._clip_hook = is_overridden("configure_gradient_clipping", module, LightningModule) or bool(t.gradient_clip_val)
+    t._clip_hook = is_overridden("configure_gradient_clipping", module, LightningModule) or (
+        bool(t.gradient_clip_val) and not t._clip_in_step)
     closure_path = automatic and optimizer is not None and (
         is_overridden("optimizer_step", module, LightningModule) or isinstance(optimizer, torch.optim.LBFGS))
     closure = _Closure(t) if closure_path else None

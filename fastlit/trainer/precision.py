@@ -19,6 +19,17 @@ _ALIASES = {
 _TRUE_DTYPES = {"64-true": torch.float64, "16-true": torch.float16, "bf16-true": torch.bfloat16}
 
 
+def _grad_scaler(device_type: str) -> torch.amp.GradScaler:
+    """fastlit's scaler (no separate unscale/check pass with fused optimizers) when the extension is built."""
+    from fastlit._ext import EXT_AVAILABLE
+
+    if EXT_AVAILABLE:
+        from fastlit.amp import GradScaler
+
+        return GradScaler(device_type)
+    return torch.amp.GradScaler(device_type)
+
+
 def normalize(precision: Union[str, int, None]) -> str:
     """Map Lightning's precision spellings (16, "bf16", "16-mixed", ...) to one canonical name."""
     try:
@@ -46,7 +57,7 @@ class Precision:
         self._autocast_dtype: Optional[torch.dtype] = None
         if precision == "16-mixed":
             self._autocast_dtype = torch.float16
-            self.scaler = torch.amp.GradScaler(device.type)
+            self.scaler = _grad_scaler(device.type)
         elif precision == "bf16-mixed":
             self._autocast_dtype = torch.bfloat16
         self.cast_dtype = _TRUE_DTYPES.get(precision)

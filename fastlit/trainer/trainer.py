@@ -246,7 +246,7 @@ class Trainer:
         self._resuming = False
         self._total_batches_done = 0
         self._epoch_end_phase = False
-        self._module_backward = self._module_zero_grad = self._clip_hook = False
+        self._module_backward = self._module_zero_grad = self._clip_hook = self._clip_in_step = False
         self._fit_start_time = 0.0
         self._eval_verbose = True
         self._return_predictions = True
@@ -778,6 +778,14 @@ class Trainer:
                 "`opt1, opt2, ... = self.optimizers()`.")
         if self.fused_optimizer:
             optimizers = [self._maybe_fuse(o, configs) for o in optimizers]
+        # gradient_clip_val by norm with a fused optimizer: one norm pass, and the clip factor is applied inside
+        # the update (no separate clip pass). A user's configure_gradient_clipping keeps the hook path.
+        self._clip_in_step = bool(
+            self.gradient_clip_val and self.gradient_clip_algorithm in (None, "norm") and len(optimizers) == 1
+            and model.automatic_optimization and hasattr(optimizers[0], "max_grad_norm")
+            and not is_overridden("configure_gradient_clipping", model, LightningModule))
+        if self._clip_in_step:
+            optimizers[0].max_grad_norm = float(self.gradient_clip_val)
         if not optimizers:  # Lightning trains on with a do-nothing optimizer (steps are still counted)
             optimizers = [_MockOptimizer()]
         self.optimizers = optimizers
@@ -827,13 +835,15 @@ class Trainer:
             return
         opt = optimizer.optimizer if isinstance(optimizer, LightningOptimizer) else optimizer
         scaler = self.precision_plugin.scaler
-        if scaler is not None:
-            scaler.unscale_(opt)
+        if scaler is not None and not _already_unscaled(scaler, opt):
+            scaler.unscale_(opt)  # clipping thresholds are in unscaled units
         params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        from fastlit.optim import clip_grad_norm_, clip_grad_value_  # fused kernels (torch's without the extension)
+
         if algorithm == "value":
-            torch.nn.utils.clip_grad_value_(params, clip_val)
+            clip_grad_value_(params, clip_val)
         else:
-            torch.nn.utils.clip_grad_norm_(params, clip_val, foreach=True)
+            clip_grad_norm_(params, clip_val)
 
     def _optimizer_step_from_wrapper(self, optimizer: torch.optim.Optimizer, closure: Optional[Callable],
                                      **kwargs: Any) -> Any:
@@ -988,6 +998,13 @@ def _init_arg_names() -> list[str]:
     import inspect
 
     return [p for p in inspect.signature(Trainer.__init__).parameters if p not in ("self", "kwargs")]
+
+
+def _already_unscaled(scaler: Any, optimizer: Any) -> bool:
+    """Whether ``scaler.unscale_(optimizer)`` already ran since the last ``update()`` (calling it twice raises)."""
+    state = getattr(scaler, "_per_optimizer_states", {}).get(id(optimizer), {})
+    stage = state.get("stage")
+    return stage is not None and getattr(stage, "name", "") == "UNSCALED"
 
 
 def _check_module(model: Any, fn: str) -> LightningModule:
