@@ -45,7 +45,9 @@ class Net(pl.LightningModule):
 g = torch.Generator().manual_seed(1)
 data = TensorDataset(torch.randn(64, 8, generator=g), torch.randn(64, 1, generator=g))
 kwargs = dict(max_epochs=2, accelerator="cpu", devices=devices, enable_progress_bar=False,
-              enable_model_summary=False, default_root_dir=out_dir, fused_optimizer=False)
+              enable_model_summary=False, default_root_dir=out_dir,
+              fused_optimizer=os.environ.get("TEST_FUSED") == "1",
+              gradient_clip_val=float(os.environ["TEST_CLIP"]) if os.environ.get("TEST_CLIP") else None)
 if mode == "resume":
     kwargs["max_epochs"] = 3
 model = Net(fail_rank=int(os.environ.get("TEST_FAIL_RANK", "-1")))
@@ -58,6 +60,7 @@ result = {
     "weights": [p.detach().flatten().tolist() for p in model.parameters()],
     "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
     "best": trainer.checkpoint_callback.best_model_path,
+    "grad_norm": float(getattr(trainer.optimizers[0], "last_grad_norm", None) or -1.0),
 }
 with open(os.path.join(out_dir, f"rank{trainer.global_rank}.json"), "w") as f:
     json.dump(result, f)

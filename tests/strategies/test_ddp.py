@@ -52,6 +52,15 @@ def test_two_ranks_end_identical_and_match_one_process_with_double_batch(tmp_pat
     assert ranks[0]["metrics"]["train_loss"] == pytest.approx(one["metrics"]["train_loss"], abs=1e-5)
 
 
+def test_fused_step_with_clipping_sees_the_same_global_norm_on_every_rank(tmp_path):
+    proc, _ = _run(tmp_path, TEST_FUSED=1, TEST_CLIP=0.05)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = _ranks(tmp_path)
+    # the norm is taken after DDP's all-reduce, so it is the global one, identical on both ranks
+    assert ranks[0]["grad_norm"] > 0.05 and ranks[0]["grad_norm"] == ranks[1]["grad_norm"]
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
 def test_checkpoint_written_once_and_resumes_under_ddp(tmp_path):
     proc, _ = _run(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
