@@ -167,8 +167,9 @@ def figure(report: dict[str, Any]) -> Any:
         copy = machine.get("copy_bandwidth_gbs") or max((g for c, _, g in krows if c.lower().startswith("copy")),
                                                         default=None)
         panels.append((3.0, lambda ax: _kernels_panel(ax, krows, copy)))
+    shown = ("loop.", "ddp.") + (("kernels.",) if krows else ())  # ratios the panels above already draw
     other = {k: v for k, v in (report.get("ratios") or {}).items()
-             if not k.startswith(("loop.", "ddp.")) and isinstance(v, (int, float)) and v == v and v != float("inf")}
+             if not k.startswith(shown) and isinstance(v, (int, float)) and v == v and v != float("inf")}
     if other:
         panels.append((1.0 + 0.25 * len(other), lambda ax: _other_panel(ax, other)))
     if not panels:
