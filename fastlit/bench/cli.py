@@ -12,9 +12,18 @@ from typing import Any, Optional
 SUITES = ("loop", "kernels", "ddp")
 
 
+def _suites(text: str) -> tuple[str, ...]:
+    names = SUITES if text == "all" else tuple(t for t in text.split(",") if t)
+    bad = [n for n in names if n not in SUITES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown suite(s) {bad or text!r}; choose from {', '.join(SUITES)}, all")
+    return names
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("suite", nargs="?", default="loop", choices=SUITES + ("all",),
-                   help="what to measure: loop (default; autoencoder + CNN), kernels, ddp (2 gloo ranks), all")
+    p.add_argument("suite", nargs="?", default="loop", type=_suites,
+                   help="what to measure: loop (default; autoencoder + CNN), kernels, ddp (2 gloo ranks), all, "
+                        "or a comma list such as loop,kernels")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                    help="where the loop suite trains (default cpu; auto = cuda when available)")
     p.add_argument("--workloads", default="autoencoder,cnn",
@@ -113,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
           f"torch {info['torch']}, fastlit {info['fastlit']} ({info['commit'] or 'no git'}), extension loaded: "
           f"{info['extension_loaded']}" + (f", GPU {info['gpu']['name']}" if info["gpu"] else ""))
     report: dict[str, Any] = {"machine": info, "suites": {}, "ratios": {}}
-    if args.suite in ("loop", "all"):
+    if "loop" in args.suite:
         import torch
 
         from fastlit.bench import workloads
@@ -134,14 +143,14 @@ def run(args: argparse.Namespace) -> int:
         print(loop.format_table(result))
         report["suites"]["loop"] = result
         report["ratios"].update(result["ratios"])
-    if args.suite in ("kernels", "all"):
+    if "kernels" in args.suite:
         from fastlit.bench import kernels
 
         result = kernels.run(threads=args.threads, repeats=5 if args.quick else 15, quick=args.quick)
         print(kernels.format_table(result))
         report["suites"]["kernels"] = result
         report["ratios"].update(result["ratios"])
-    if args.suite in ("ddp", "all"):
+    if "ddp" in args.suite:
         from fastlit.bench import ddp
 
         result = ddp.run(repeats=2 if args.quick else max(1, args.repeats // 2))

@@ -100,3 +100,11 @@ def test_ddp_suite_runs_both_launches(monkeypatch):
     assert plain["ms_per_step"] > 0 and fl["ms_per_step"] > 0 and fl["first_step_s"] > 0
     assert result["ratios"]["ddp.fastlit"] == pytest.approx(fl["ms_per_step"] / plain["ms_per_step"])
     assert "fastlit devices=2" in ddp.format_table(result)
+
+
+def test_suite_argument_takes_a_comma_list_and_all():
+    assert cli_args(["loop,kernels"]).suite == ("loop", "kernels")
+    assert cli_args(["all"]).suite == cli.SUITES
+    assert cli_args([]).suite == ("loop",)
+    with pytest.raises(SystemExit):
+        cli_args(["loop,nope"])
