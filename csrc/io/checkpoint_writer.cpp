@@ -41,7 +41,8 @@
 namespace fastlit::io {
 namespace {
 
-constexpr int64_t kRoundUp = 2 << 20;         // staging capacity grows in 2 MiB steps
+constexpr int64_t kRoundUp = 2 << 20;  // staging capacity grows in 2 MiB steps
+constexpr int64_t kPage = 4096;        // O_DIRECT alignment of memory, file offsets and lengths
 
 struct Record {
   std::string name;
@@ -106,12 +107,14 @@ class CheckpointWriter : public torch::CustomClassHolder {
     job->path = path;
     job->pkl.assign(static_cast<const char*>(pkl.const_data_ptr()), static_cast<size_t>(pkl.numel()));
 
-    // Layout: each storage at an aligned offset of one arena.
+    // Layout: each storage at an aligned offset of one arena; large ones page-aligned so that they can go to
+    // disk with O_DIRECT straight from the arena (zip_archive.h).
     int64_t total = 0;
     std::optional<c10::Device> device;  // the (single) accelerator the sources live on, if any
     for (size_t i = 0; i < tensors.size(); ++i) {
       const auto& t = tensors[i];
       int64_t n = static_cast<int64_t>(t.storage().nbytes());
+      if (n >= static_cast<int64_t>(kDirectMin)) total = (total + kPage - 1) / kPage * kPage;
       job->records.push_back({"data/" + keys[i], total, n});
       total += (n + 63) / 64 * 64;
       if (!t.device().is_cpu()) {
@@ -211,8 +214,10 @@ class CheckpointWriter : public torch::CustomClassHolder {
 
  private:
   struct Slot {
-    at::Tensor arena;
+    at::Tensor arena;  // kPage bytes longer than needed: `base` is the offset of its first page boundary
+    int64_t base = 0;
     bool busy = false;
+    char* ptr() { return static_cast<char*>(arena.data_ptr()) + base; }
   };
 
   void throw_if_closed() { TORCH_CHECK(!closed_, "CheckpointWriter is closed"); }
@@ -224,10 +229,12 @@ class CheckpointWriter : public torch::CustomClassHolder {
   void stage(Slot& s, Job* job, const std::vector<at::Tensor>& tensors, int64_t total,
              std::optional<c10::Device> device) {
     bool pinned = device.has_value();
-    if (!s.arena.defined() || s.arena.numel() < total || s.arena.is_pinned() != pinned) {
-      int64_t cap = (std::max<int64_t>(total, 1) + kRoundUp - 1) / kRoundUp * kRoundUp;
+    if (!s.arena.defined() || s.arena.numel() - s.base < total || s.arena.is_pinned() != pinned) {
+      int64_t cap = (std::max<int64_t>(total, 1) + kRoundUp - 1) / kRoundUp * kRoundUp + kPage;
       s.arena = at::Tensor();  // free the old one first: bounded memory
       s.arena = at::empty({cap}, at::TensorOptions().dtype(at::kByte).pinned_memory(pinned));
+      auto addr = reinterpret_cast<uintptr_t>(s.arena.data_ptr());
+      s.base = static_cast<int64_t>((kPage - addr % kPage) % kPage);
     }
     std::optional<c10::impl::VirtualGuardImpl> impl;
     std::optional<c10::Stream> current, side;
@@ -246,12 +253,12 @@ class CheckpointWriter : public torch::CustomClassHolder {
       if (rec.nbytes == 0) continue;
       const auto& t = tensors[i];
       if (t.device().is_cpu()) {
-        std::memcpy(static_cast<char*>(s.arena.data_ptr()) + rec.offset, t.storage().data(), rec.nbytes);
+        std::memcpy(s.ptr() + rec.offset, t.storage().data(), rec.nbytes);
         continue;
       }
       auto src = at::from_blob(const_cast<void*>(t.storage().data()), {rec.nbytes},
                                at::TensorOptions().dtype(at::kByte).device(t.device()));
-      s.arena.narrow(0, rec.offset, rec.nbytes).copy_(src, /*non_blocking=*/true);
+      s.arena.narrow(0, s.base + rec.offset, rec.nbytes).copy_(src, /*non_blocking=*/true);
       t.record_stream(*side);  // keep the source's memory until the copy ran
     }
     if (device) {
@@ -323,9 +330,7 @@ class CheckpointWriter : public torch::CustomClassHolder {
       return Failure{job.id, err, job.path, std::string("could not create a temporary file in ") + dir + ": " +
                                                 std::strerror(err)};
     }
-    const char* arena = job.slot >= 0 && slots_[job.slot].arena.defined()
-                            ? static_cast<const char*>(slots_[job.slot].arena.const_data_ptr())
-                            : nullptr;
+    const char* arena = job.slot >= 0 && slots_[job.slot].arena.defined() ? slots_[job.slot].ptr() : nullptr;
     // The records torch.serialization._save writes, in its order, then the two PyTorchStreamWriter adds.
     const std::string align = std::to_string(alignment_);
     std::vector<ZipEntry> entries = {{"data.pkl", job.pkl.data(), job.pkl.size()},
@@ -338,8 +343,15 @@ class CheckpointWriter : public torch::CustomClassHolder {
     std::mt19937_64 rng(std::random_device{}() ^ static_cast<uint64_t>(job.id));
     for (auto& ch : id) ch = static_cast<char>('0' + rng() % 10);
     entries.push_back({".data/serialization_id", id.data(), id.size()});
-    ZipWriter zip(fd, static_cast<uint64_t>(alignment_), crc32_, force_zip64_);
-    if (int err = zip.write(entries)) {
+#ifdef O_DIRECT
+    int dfd = ::open(tmp.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);  // -1 where unsupported (tmpfs): buffered
+#else
+    int dfd = -1;
+#endif
+    ZipWriter zip(fd, dfd, static_cast<uint64_t>(alignment_), crc32_, force_zip64_);
+    int err = zip.write(entries);
+    if (dfd >= 0) ::close(dfd);
+    if (err) {
       ::close(fd);
       return fail(err, "could not write it");
     }
@@ -353,10 +365,10 @@ class CheckpointWriter : public torch::CustomClassHolder {
 #endif
     if (::close(fd) != 0) return fail(errno, "could not close it");
     if (::rename(tmp.c_str(), job.path.c_str()) != 0) return fail(errno, "could not rename the temporary file");
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {  // the rename itself must survive a crash too
-      ::fsync(dfd);
-      ::close(dfd);
+    int dirfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd >= 0) {  // the rename itself must survive a crash too
+      ::fsync(dirfd);
+      ::close(dirfd);
     }
     return std::nullopt;
   }
