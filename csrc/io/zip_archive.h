@@ -10,6 +10,9 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <cerrno>
 #include <atomic>
@@ -26,8 +29,10 @@ namespace fastlit::io {
 constexpr uint64_t kDirectMin = 1ull << 20;  // records this large are written with O_DIRECT when possible
 constexpr uint64_t kDirectAlign = 4096;
 
-// zlib's CRC-32, slice-by-8 (a few GB/s; it runs beside the disk writes, which are slower).
-inline uint32_t crc32(uint32_t crc, const void* data, size_t n) {
+// zlib's CRC-32. Portable: slice-by-8 (~2-3 GB/s). x86-64 with PCLMULQDQ: carry-less-multiply folding of 64
+// bytes per step (the method of Intel's "Fast CRC Computation Using PCLMULQDQ", as in zlib/Chromium), several
+// times faster, which matters because this runs beside training on the CPU.
+inline uint32_t crc32_slice8(uint32_t crc, const uint8_t* p, size_t n) {
   struct Tables {
     uint32_t t[8][256];
     Tables() {
@@ -42,7 +47,6 @@ inline uint32_t crc32(uint32_t crc, const void* data, size_t n) {
   };
   static const Tables tables;
   const auto& T = tables.t;
-  auto p = static_cast<const uint8_t*>(data);
   crc = ~crc;
   while (n >= 8) {
     uint64_t v;
@@ -55,6 +59,56 @@ inline uint32_t crc32(uint32_t crc, const void* data, size_t n) {
   }
   while (n--) crc = T[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
   return ~crc;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FASTLIT_CLMUL __attribute__((target("pclmul,sse4.1")))
+FASTLIT_CLMUL inline __m128i crc_load(const uint8_t* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); }
+// x * x^(k) folded onto the next 16 bytes: both 64-bit halves multiplied by their constant, xor-ed in.
+FASTLIT_CLMUL inline __m128i crc_fold(__m128i x, __m128i k, __m128i next) {
+  return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x11), _mm_clmulepi64_si128(x, k, 0x00)), next);
+}
+
+// `n` >= 64 and a multiple of 16; `crc` is the running register (already inverted), returned likewise.
+FASTLIT_CLMUL inline uint32_t crc32_fold(uint32_t crc, const uint8_t* p, size_t n) {
+  const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596, 0x0154442bd4), k3k4 = _mm_set_epi64x(0x00ccaa009e, 0x01751997d0);
+  const __m128i k5k0 = _mm_set_epi64x(0, 0x0163cd6124), poly = _mm_set_epi64x(0x01f7011641, 0x01db710641);
+  __m128i x1 = _mm_xor_si128(crc_load(p), _mm_cvtsi32_si128(static_cast<int>(crc)));
+  __m128i x2 = crc_load(p + 16), x3 = crc_load(p + 32), x4 = crc_load(p + 48);
+  p += 64;
+  n -= 64;
+  for (; n >= 64; p += 64, n -= 64) {
+    x1 = crc_fold(x1, k1k2, crc_load(p));
+    x2 = crc_fold(x2, k1k2, crc_load(p + 16));
+    x3 = crc_fold(x3, k1k2, crc_load(p + 32));
+    x4 = crc_fold(x4, k1k2, crc_load(p + 48));
+  }
+  x1 = crc_fold(crc_fold(crc_fold(x1, k3k4, x2), k3k4, x3), k3k4, x4);
+  for (; n >= 16; p += 16, n -= 16) x1 = crc_fold(x1, k3k4, crc_load(p));
+  // 128 -> 64 bits, then Barrett reduction to 32.
+  const __m128i mask = _mm_setr_epi32(~0, 0, ~0, 0);
+  __m128i x0 = _mm_clmulepi64_si128(x1, k3k4, 0x10);
+  x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), x0);
+  x0 = _mm_srli_si128(x1, 4);
+  x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, mask), k5k0, 0x00), x0);
+  x0 = _mm_clmulepi64_si128(_mm_and_si128(x1, mask), poly, 0x10);
+  x0 = _mm_clmulepi64_si128(_mm_and_si128(x0, mask), poly, 0x00);
+  return static_cast<uint32_t>(_mm_extract_epi32(_mm_xor_si128(x1, x0), 1));
+}
+#endif
+
+inline uint32_t crc32(uint32_t crc, const void* data, size_t n) {
+  auto p = static_cast<const uint8_t*>(data);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+  if (clmul && n >= 64) {
+    size_t body = n & ~static_cast<size_t>(15);
+    crc = ~crc32_fold(~crc, p, body);
+    p += body;
+    n -= body;
+  }
+#endif
+  return crc32_slice8(crc, p, n);
 }
 
 struct ZipEntry {
