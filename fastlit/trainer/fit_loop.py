@@ -55,6 +55,8 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
                 _train_epoch(t)
         else:
             _train_epoch(t)
+        if t._stop_signal is not None:  # SIGTERM/Ctrl-C: stay mid-epoch so the checkpoint resumes from here
+            return
         _epoch_end(t)
         t._in_train_epoch = False
     t._call("on_train_end")
@@ -75,6 +77,8 @@ def _done(t: Any) -> bool:
 
 
 def _can_stop(t: Any) -> bool:
+    if t._stop_signal is not None:  # a signal stops now, whatever min_epochs/min_steps say
+        return True
     min_epochs_ok = t.min_epochs is None or t.current_epoch >= t.min_epochs
     min_steps_ok = t.min_steps is None or t.global_step >= t.min_steps
     return min_epochs_ok and min_steps_ok
@@ -333,9 +337,9 @@ def _should_validate(t: Any, batch_idx: int, is_last: bool, val_every: Any) -> b
     """Lightning's rule: every ``val_check_batch`` batches (not necessarily the last one), on the last batch
     of an epoch of unknown length, or when the run is about to stop."""
     if val_every == float("inf"):
-        return is_last or (t.should_stop and _can_stop(t))
+        return is_last or (t.should_stop and _can_stop(t) and t._stop_signal is None)
     if t.should_stop and _can_stop(t):
-        return True
+        return t._stop_signal is None  # a signal stops without validating
     current = batch_idx if t.check_val_every_n_epoch is not None else t._total_batches_done - 1
     return (current + 1) % val_every == 0
 

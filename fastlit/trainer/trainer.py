@@ -113,6 +113,7 @@ class Trainer:
 
         self.state = TrainerState()
         self.should_stop = False
+        self._stop_signal: Optional[int] = None  # set by fastlit.trainer.signals during fit
         self.sanity_checking = False
         self._ckpt_path: Optional[str] = None
         self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
@@ -605,6 +606,10 @@ class Trainer:
         except KeyboardInterrupt as e:
             rank_zero_info("\nDetected KeyboardInterrupt, attempting graceful shutdown ...")
             self._interrupt(e)
+            from fastlit.trainer.signals import GracefulInterrupt
+
+            if isinstance(e, GracefulInterrupt):  # the checkpoint is written: exit with the message, no traceback
+                raise SystemExit(str(e)) from None
             raise
         except BaseException as e:
             self._interrupt(e)
@@ -644,7 +649,7 @@ class Trainer:
     # ================================================================== the run
     def _run(self, model: LightningModule, datamodule: Optional[LightningDataModule], loaders: dict[str, Any],
              ckpt_path: Optional[str], weights_only: Optional[bool]) -> Any:
-        from fastlit.trainer import eval_loop, fit_loop
+        from fastlit.trainer import eval_loop, fit_loop, signals
 
         fn = self.state.fn
         self.strategy.launch()  # DDP: start the other local ranks / join the process group
@@ -706,8 +711,10 @@ class Trainer:
         try:
             model.zero_grad(set_to_none=True)
             if fn == TrainerFn.FITTING:
-                with torch.autograd.set_detect_anomaly(self._detect_anomaly):
+                with torch.autograd.set_detect_anomaly(self._detect_anomaly), signals.SignalGuard(self):
                     fit_loop.run(self, loaders.get("train"), loaders.get("val"))
+                if self._stop_signal is not None:  # SIGTERM/Ctrl-C: checkpoint, then exit through _guarded
+                    signals.finish(self)
                 results = None
             elif fn == TrainerFn.PREDICTING:
                 results = eval_loop.run_predict(self, loaders.get("predict"))
