@@ -122,7 +122,8 @@ def main(fast: bool, root: str) -> dict[str, float]:
 
     # The DataModule rebuilds itself from the checkpoint's "datamodule_hyper_parameters".
     dm_again = DigitsDataModule.load_from_checkpoint(trainer.checkpoint_callback.best_model_path)
-    print(f"DataModule from checkpoint: batch_size={dm_again.batch_size}, seed={dm_again.hparams.seed}")
+    print(f"trained {trainer.current_epoch} epochs; DataModule from checkpoint: batch_size={dm_again.batch_size}, "
+          f"seed={dm_again.hparams.seed}")
     print(f"predicted {len(per_image)} images; worst reconstruction MSE {per_image.max().item():.4f}")
     print(f"datamodule autoencoder val MSE: {val_mse:.4f}, test MSE: {test_mse:.4f}")
     return {"val_mse": val_mse, "test_mse": test_mse, "predict_mean": per_image.mean().item()}

@@ -20,13 +20,19 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NUM = r"([0-9]+(?:\.[0-9]+)?)"
 
 
-def run_example(name: str, tmp_path: Path, *extra: str, script: Path | None = None) -> str:
-    """Run ``examples/<name>.py --fast --root tmp_path`` and return its stdout (stderr is shown on failure)."""
+def run_example(name: str, tmp_path: Path, *extra: str, script: Path | None = None, env_fast: bool = False) -> str:
+    """Run ``examples/<name>.py --fast --root tmp_path`` and return its stdout (stderr is shown on failure).
+
+    ``env_fast``: ask for the tiny setting with ``FASTLIT_EXAMPLES_FAST=1`` instead of ``--fast``.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_PORT")}
     # One intra-op thread: these models are tiny, and on a small shared machine more threads only contend.
     env["OMP_NUM_THREADS"] = "1"
     env.pop("FASTLIT_EXAMPLES_FAST", None)
-    cmd = [sys.executable, str(script or EXAMPLES / f"{name}.py"), "--fast", "--root", str(tmp_path), *extra]
+    if env_fast:
+        env["FASTLIT_EXAMPLES_FAST"] = "1"
+    fast = [] if env_fast else ["--fast"]
+    cmd = [sys.executable, str(script or EXAMPLES / f"{name}.py"), *fast, "--root", str(tmp_path), *extra]
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, f"{name} failed (exit {out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}"
     return out.stdout
@@ -51,15 +57,23 @@ def test_autoencoder(tmp_path: Path) -> None:
 
 
 def test_autoencoder_datamodule(tmp_path: Path) -> None:
-    out = run_example("autoencoder_datamodule", tmp_path)
+    out = run_example("autoencoder_datamodule", tmp_path, env_fast=True)  # 3 epochs, else this would take 40
     val, test = map(float, grab(rf"datamodule autoencoder val MSE: {NUM}, test MSE: {NUM}", out))
     assert 0 < val < 0.07 and 0 < test < 0.07  # the mean image scores 0.074 on these splits
     assert grab(r"predicted (\d+) images", out) == ("297",)
-    assert grab(r"DataModule from checkpoint: batch_size=(\d+), seed=(\d+)", out) == ("32", "0")
+    assert grab(r"trained (\d+) epochs; DataModule from checkpoint: batch_size=(\d+), seed=(\d+)", out) == (
+        "3", "32", "0")
 
 
-def test_cnn_classifier(tmp_path: Path) -> None:
-    out = run_example("cnn_classifier", tmp_path)
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One fastlit run of the CNN example, shared by its own test and the differential one."""
+    root = tmp_path_factory.mktemp("cnn_fastlit")
+    return root, run_example("cnn_classifier", root)
+
+
+def test_cnn_classifier(cnn_run: tuple[Path, str]) -> None:
+    tmp_path, out = cnn_run
     acc, loss = map(float, grab(rf"cnn classifier test accuracy: {NUM} \(test loss {NUM}\)", out))
     assert acc > 0.8 and loss < 0.6  # chance is 0.1 / 2.3
     # trainer.test returns Lightning's list of dicts, and the tutorial prints it
@@ -114,7 +128,7 @@ def test_examples_only_change_the_import() -> None:
                 assert node.module in ("fastlit.callbacks", "fastlit.loggers"), f"{path.name}: from {node.module}"
 
 
-def test_cnn_classifier_same_under_lightning(tmp_path: Path) -> None:
+def test_cnn_classifier_same_under_lightning(cnn_run: tuple[Path, str], tmp_path: Path) -> None:
     """Differential: the same example with `import pytorch_lightning as pl` writes the same checkpoint name and
     reaches the same accuracy (not bit-equal: fastlit's fused Adam rounds differently)."""
     pytest.importorskip("pytorch_lightning")
@@ -122,10 +136,8 @@ def test_cnn_classifier_same_under_lightning(tmp_path: Path) -> None:
     assert "import fastlit as pl" in source
     script = tmp_path / "cnn_classifier_pl.py"
     script.write_text(source.replace("import fastlit as pl", "import pytorch_lightning as pl"))
-    (tmp_path / "fl").mkdir()
     (tmp_path / "pl").mkdir()
-    outs = [run_example("cnn_classifier", tmp_path / "fl"),
-            run_example("cnn_classifier", tmp_path / "pl", script=script)]
+    outs = [cnn_run[1], run_example("cnn_classifier", tmp_path / "pl", script=script)]
     line = rf"cnn classifier test accuracy: {NUM} \(test loss {NUM}\)"
     (fl_acc, fl_loss), (pl_acc, pl_loss) = (tuple(map(float, grab(line, o))) for o in outs)
     assert fl_acc == pytest.approx(pl_acc, abs=0.02) and fl_loss == pytest.approx(pl_loss, abs=0.03)
