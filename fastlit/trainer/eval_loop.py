@@ -185,6 +185,7 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
     log = {} if t.sanity_checking else t._epoch_end_metrics(results)
     if not t.sanity_checking:
         t._emit(log)
+    results.reset()  # resets logged torchmetrics objects for the next evaluation, as Lightning does
     t._epoch_end_phase = False
     t._call(f"on_{hook}_end")
     # Lightning restores each submodule's own mode (a frozen BatchNorm stays in eval) unless the user overrides

@@ -66,7 +66,7 @@ class _Metric:
     """One logged name in one hook: last step value plus an epoch accumulator."""
 
     __slots__ = ("name", "fx", "prog_bar", "logger", "on_step", "on_epoch", "reduce", "dl_idx", "step_value",
-                 "total", "count", "fresh", "meta", "sync")
+                 "total", "count", "fresh", "meta", "sync", "tm")
 
     def __init__(self, name: str, fx: str, prog_bar: bool, logger: bool, on_step: bool, on_epoch: bool,
                  reduce: str, dl_idx: Optional[int], meta: tuple) -> None:
@@ -77,6 +77,7 @@ class _Metric:
         self.count: Any = 0
         self.fresh = False  # logged since the last reset
         self.sync: Optional[Callable] = None  # cross-rank reduce for sync_dist=True (DDP only)
+        self.tm: Any = None  # a torchmetrics Metric logged as the value: it accumulates (and syncs) itself
 
     def update(self, value: Any, batch_size: int) -> None:
         if self.on_step:
@@ -96,7 +97,18 @@ class _Metric:
                 self.total = value if total is None else torch.minimum(torch.as_tensor(total), torch.as_tensor(value))
         self.fresh = True
 
+    def log_torchmetric(self, metric: Any) -> None:
+        """Lightning's rule for a logged torchmetrics Metric: the step value is what its last ``forward``
+        returned; the epoch value is ``compute()`` (the metric reduces across ranks itself), then ``reset()``."""
+        self.tm = metric
+        if self.on_step:
+            cache = getattr(metric, "_forward_cache", None)
+            self.step_value = cache.detach() if isinstance(cache, Tensor) else cache
+        self.fresh = True
+
     def epoch_value(self) -> Any:
+        if self.tm is not None:
+            return self.tm.compute() if self.on_epoch else None
         if self.total is None:
             return None
         total, count = self.total, self.count
@@ -111,6 +123,8 @@ class _Metric:
         return total
 
     def reset(self) -> None:
+        if self.tm is not None and self.fresh:
+            self.tm.reset()
         self.step_value, self.total, self.count, self.fresh = None, None, 0, False
 
 
@@ -147,11 +161,9 @@ class Results:
             if not value.is_floating_point():
                 value = value.to(torch.get_default_dtype())
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            if hasattr(value, "compute") and hasattr(value, "update"):
-                raise MisconfigurationException(
-                    f"self.log({name!r}, metric): logging torchmetrics objects is not supported yet; log "
-                    "`metric.compute()` in an epoch-end hook instead."
-                )
+            if hasattr(value, "compute") and hasattr(value, "update") and hasattr(value, "reset"):
+                metric.log_torchmetric(value)  # torchmetrics is never imported here: duck-typed
+                return
             if not isinstance(value, bool):
                 raise MisconfigurationException(
                     f"self.log({name!r}, value): `value` must be a number or a scalar tensor, got {type(value).__name__}."
