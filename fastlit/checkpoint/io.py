@@ -90,7 +90,7 @@ def load(path: Union[_PATH, IO], map_location: Any = None, weights_only: Optiona
                 f"outside the safe set ({detail[:300]}). If you trust this file, pass `weights_only=False`."
             ) from None
         raise RuntimeError(f"Checkpoint {name!r} is corrupt or not a checkpoint: {e}") from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, IndexError) as e:  # IndexError: garbage bytes
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, IndexError, KeyError) as e:  # garbage bytes
         raise RuntimeError(
             f"Checkpoint {name!r} could not be read (truncated or not a torch checkpoint): {e}"
         ) from e
