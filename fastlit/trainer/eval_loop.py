@@ -11,6 +11,7 @@ import torch
 
 from fastlit.core.module import LightningModule
 from fastlit.trainer import data as data_mod
+from fastlit.trainer import legacy
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.states import RunningStage
 from fastlit.utilities.apply_func import move_data_to_device
@@ -130,6 +131,10 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
     module: LightningModule = t.lightning_module
     hook = _HOOK[key]
     step_fn = getattr(module, _STEP[key])
+    hook_prefix = {"val": "validation", "test": "test"}.get(key, key)
+    step_fn = legacy.with_step_end(step_fn, legacy.legacy_hook(module, f"{hook_prefix}_step_end"))
+    epoch_end = legacy.legacy_hook(module, f"{hook_prefix}_epoch_end")
+    outputs: Optional[list[list[Any]]] = [[] for _ in loaders] if epoch_end is not None else None
     results = Results(training=False, reduce=t.strategy.reduce if t.world_size > 1 else None)
     t._results = results
     device = t.strategy.root_device
@@ -148,7 +153,7 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
     # validation inside fit runs under no_grad like Lightning's: tensors made there may be used by training later
     grad_ctx = torch.inference_mode if t.inference_mode and not fitting else torch.no_grad
     per_loader: list[dict[str, Any]] = []
-    legacy: Optional[bool] = None  # 1.x style: metrics returned from the step instead of self.log
+    returned_metrics: Optional[bool] = None  # 1.x style: metrics returned from the step instead of self.log
     step_metrics = not t.sanity_checking  # on_step=True values reach the trainer's dicts and loggers per batch
     with grad_ctx():
         for dl_idx, (loader, n) in enumerate(zip(loaders, counts)):
@@ -164,9 +169,11 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
                 module._current_fx_name = _STEP[key]
                 with mixed():
                     out = step_fn(batch, batch_idx, *extra)
-                if legacy is None:
-                    legacy = _uses_returned_metrics(out, results, _STEP[key])
-                if legacy:
+                if outputs is not None:
+                    outputs[dl_idx].append(out)
+                if returned_metrics is None:
+                    returned_metrics = _uses_returned_metrics(out, results, _STEP[key])
+                if returned_metrics:
                     _log_returned(results, _STEP[key], out)
                 if h_end:
                     t._call(f"on_{hook}_batch_end", out, batch, batch_idx, *extra)
@@ -181,6 +188,9 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
             results.batch = None
     results.dataloader_idx = None
     t._epoch_end_phase = True
+    if epoch_end is not None:
+        module._current_fx_name = f"on_{hook}_epoch_end"
+        epoch_end(outputs[0] if len(outputs) == 1 else outputs)
     t._call(f"on_{hook}_epoch_end")
     log = {} if t.sanity_checking else t._epoch_end_metrics(results)
     if not t.sanity_checking:

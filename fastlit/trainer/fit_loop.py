@@ -13,7 +13,7 @@ from torch import Tensor
 
 from fastlit.core.module import LightningModule
 from fastlit.trainer import data as data_mod
-from fastlit.trainer import eval_loop
+from fastlit.trainer import eval_loop, legacy
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.profiling import ProfiledIterator, instrument
 from fastlit.trainer.states import RunningStage
@@ -142,6 +142,7 @@ class _Closure:
     def __call__(self) -> Optional[Tensor]:
         t, module = self.t, self.t.lightning_module
         step = t._ddp_model if t._ddp_model is not None else module.training_step
+        step = legacy.with_step_end(step, getattr(module, "training_step_end", None))
         with t.precision_plugin.autocast():
             out = step(self.batch, self.batch_idx)
         loss = _loss_of(out)
@@ -214,9 +215,11 @@ def _train_epoch(t: Any) -> None:
         is_overridden("optimizer_step", module, LightningModule) or isinstance(optimizer, torch.optim.LBFGS))
     closure = _Closure(t) if closure_path else None
     train_step = t._ddp_model if t._ddp_model is not None else module.training_step  # DDP syncs through forward
+    train_step = legacy.with_step_end(train_step, legacy.legacy_hook(module, "training_step_end"))
+    t._epoch_outputs = [] if legacy.legacy_hook(module, "training_epoch_end") is not None else None
     plain_step = not closure_path and scaler is None
     h_batch_start = hooks["on_train_batch_start"]
-    h_batch_end = hooks["on_train_batch_end"]
+    h_batch_end = hooks["on_train_batch_end"] or t._epoch_outputs is not None
     h_zero_grad = hooks["on_before_zero_grad"] or t._module_zero_grad
     h_backward = hooks["on_before_backward"] or hooks["on_after_backward"] or t._module_backward
     h_pre_step = hooks["on_before_optimizer_step"] or t._clip_hook
@@ -365,6 +368,8 @@ def _batch_end(t: Any, module: LightningModule, out: Any, batch: Any, batch_idx:
                for k, v in out.items()}
     elif out is None:
         out = {}  # Lightning hands an empty dict to on_train_batch_end when training_step returned None
+    if t._epoch_outputs is not None:  # collected only for a 1.x `training_epoch_end(outputs)`
+        t._epoch_outputs.append(out)
     t._in_batch_end = True  # a checkpoint saved now records this batch as processed but not completed
     try:
         t._call("on_train_batch_end", out, batch, batch_idx)
@@ -404,6 +409,11 @@ def _epoch_end(t: Any) -> None:
     t._refresh_step_metrics()  # the last step's values stay visible after the epoch, as in Lightning
     t._epoch_end_phase = True
     t._epoch_end_metrics(results)
+    if t._epoch_outputs is not None:
+        module = t.lightning_module
+        module._current_fx_name = "on_train_epoch_end"
+        module.training_epoch_end(t._epoch_outputs)
+        t._epoch_outputs = None
     t._call("on_train_epoch_end")
     plateau = [c for c in t.lr_scheduler_configs if c.interval == "epoch" and c.reduce_on_plateau]
     if plateau:

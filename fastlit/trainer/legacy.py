@@ -68,3 +68,35 @@ def map_eval_kwargs(fn: str, kwargs: dict[str, Any], dataloaders: Any) -> Any:
         else:
             raise TypeError(f"Trainer.{fn}() got an unexpected keyword argument '{name}'")
     return dataloaders
+
+
+# Lightning 1.x loop hooks removed in 2.0. Their meaning on one process is unambiguous, so fastlit still calls
+# them (with a DeprecationWarning naming the 2.x form) instead of refusing the script.
+_HOOK_REPLACEMENTS = {
+    "training_step_end": "do the work at the end of `training_step`",
+    "validation_step_end": "do the work at the end of `validation_step`",
+    "test_step_end": "do the work at the end of `test_step`",
+    "training_epoch_end": "`on_train_epoch_end` (keep the step outputs you need on `self`)",
+    "validation_epoch_end": "`on_validation_epoch_end` (keep the step outputs you need on `self`)",
+    "test_epoch_end": "`on_test_epoch_end` (keep the step outputs you need on `self`)",
+}
+
+
+def legacy_hook(module: Any, name: str) -> Any:
+    """The module's 1.x hook ``name`` (bound), or None when it does not define one."""
+    if getattr(type(module), name, None) is None:
+        return None
+    warnings.warn(f"`{type(module).__name__}.{name}` is a Lightning 1.x hook (removed in 2.0); fastlit still calls "
+                  f"it. In 2.x: {_HOOK_REPLACEMENTS[name]}.", DeprecationWarning, stacklevel=2)
+    return getattr(module, name)
+
+
+def with_step_end(step: Any, step_end: Any) -> Any:
+    """``step`` followed by its 1.x ``*_step_end`` (whose return value replaces the step's output)."""
+    if step_end is None:
+        return step
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return step_end(step(*args, **kwargs))
+
+    return run

@@ -190,6 +190,7 @@ class Trainer:
         self.gradient_clip_algorithm = gradient_clip_algorithm
         self.inference_mode = inference_mode
         self.use_distributed_sampler = use_distributed_sampler
+        self.sync_batchnorm = sync_batchnorm
         self.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
         self.enable_autolog_hparams = enable_autolog_hparams
         self.fused_optimizer = fused_optimizer
@@ -255,6 +256,7 @@ class Trainer:
         self._val_defined = self._val_ready = False
         self._val_given: Any = None
         self._ddp_model: Optional[torch.nn.Module] = None
+        self._epoch_outputs: Optional[list[Any]] = None  # only for a 1.x training_epoch_end(outputs)
         self._results: Optional[Results] = None
         self._callback_metrics: dict[str, Any] = {}
         self._logged_metrics: dict[str, Any] = {}
@@ -699,6 +701,8 @@ class Trainer:
         self.precision_plugin.convert_module(model)
         if fn == TrainerFn.FITTING:
             self._setup_optimizers(model)
+            if self.world_size > 1 and self.sync_batchnorm:  # before wrapping, as Lightning does
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
             self._ddp_model = self.strategy.wrap(model) if self.world_size > 1 else None
             if checkpoint is not None:
                 ckpt_connector.restore_training_state(self, checkpoint)
