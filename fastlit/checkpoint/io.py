@@ -92,7 +92,8 @@ def load(path: Union[_PATH, IO], map_location: Any = None, weights_only: Optiona
         raise RuntimeError(f"Checkpoint {name!r} is corrupt or not a checkpoint: {e}") from e
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, IndexError, KeyError) as e:  # garbage bytes
         raise RuntimeError(
-            f"Checkpoint {name!r} could not be read (truncated or not a torch checkpoint): {e}"
+            f"Checkpoint {name!r} could not be read (truncated or not a torch checkpoint): {e}. Pass a complete "
+            "file written by `trainer.save_checkpoint` or `ModelCheckpoint` (an interrupted copy is truncated)."
         ) from e
 
 
