@@ -114,6 +114,11 @@ def compare(current: dict[str, float], baseline: dict[str, float], tolerance: fl
 
 
 def run(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before minutes of measuring
+        print("--plot needs matplotlib: pip install matplotlib (or pip install -e '.[examples]')", file=sys.stderr)
+        return 2
     from fastlit.bench import loop
 
     repeats = 3 if args.quick else args.repeats
