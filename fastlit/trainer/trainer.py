@@ -156,6 +156,9 @@ class Trainer:
         if max_epochs is None and max_steps == -1 and max_time is None:
             self._warn_default_max_epochs = not n_dev  # said at fit(), as Lightning does
             max_epochs = 1000
+        if isinstance(max_epochs, int) and max_epochs < -1:  # Lightning's check, with the fix spelled out
+            raise MisconfigurationException(f"`max_epochs` must be a non-negative integer or -1. You passed in "
+                                            f"{max_epochs}; use -1 for no epoch limit.")
         self.max_epochs = -1 if max_epochs is None else max_epochs
         self.min_epochs = min_epochs
         self.max_steps = max_steps
@@ -617,6 +620,11 @@ class Trainer:
             self._interrupt(e)
             if self.world_size > 1:
                 self._raise_distributed(e)
+            from fastlit.trainer.errors import explain
+
+            clear = explain(e, self)  # torch's terse message for a common user mistake -> what to change
+            if clear is not None:
+                raise clear from e
             raise
 
     def _raise_distributed(self, exc: BaseException) -> None:

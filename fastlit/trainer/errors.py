@@ -1,0 +1,37 @@
+"""Clearer messages for torch errors a user's ``training_step`` commonly triggers.
+
+Checking the loss before every backward would cost the hot path a little on every step; instead, when a run
+fails, ``explain`` recognises torch's terse messages and returns an error of the same type that says what
+went wrong in the user's terms and how to fix it (the original stays attached as ``__cause__``).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+_KNOWN = (
+    ("grad can be implicitly created only for scalar outputs",
+     "`training_step` returned a loss that is not a scalar, so backward() cannot start from it. Return one "
+     "number per step, e.g. `loss.mean()` or `loss.sum()`."),
+    ("does not require grad and does not have a grad_fn",
+     "`training_step` returned a loss that is not connected to the model's parameters (no grad_fn): it was "
+     "computed under `torch.no_grad()`, detached, built with `torch.tensor(...)`/`.item()`, or the parameters "
+     "are frozen. Compute the loss from the model's outputs with gradients enabled."),
+    ("is not on the expected device",
+     "a tensor in the step is on a different device than the model. Create new tensors on `self.device` "
+     "(e.g. `torch.zeros(..., device=self.device)`) or register them as buffers so the Trainer moves them."),
+    ("Expected all tensors to be on the same device",
+     "a tensor in the step is on a different device than the model. Create new tensors on `self.device` "
+     "(e.g. `torch.zeros(..., device=self.device)`) or register them as buffers so the Trainer moves them."),
+)
+
+
+def explain(exc: BaseException, trainer: Any) -> Optional[BaseException]:
+    """A clearer error of the same type for a recognised torch error raised during a run, else None."""
+    if type(exc) is not RuntimeError:
+        return None
+    text = str(exc)
+    for needle, hint in _KNOWN:
+        if needle in text:
+            where = f" (epoch {trainer.current_epoch}, global step {trainer.global_step})" if trainer else ""
+            return RuntimeError(f"{hint}{where}\nOriginal error: {text}")
+    return None
