@@ -179,4 +179,7 @@ def load_state_dict(module: torch.nn.Module, state_dict: dict[str, Any], strict:
     try:
         module.load_state_dict(state_dict, strict=strict)
     except RuntimeError as e:
-        raise RuntimeError(f"Error(s) loading the checkpoint {source!r} into {type(module).__name__}: {e}") from None
+        raise RuntimeError(
+            f"Error(s) loading the checkpoint {source!r} into {type(module).__name__}: {e}\nThe checkpoint was "
+            "saved from a model with different parameters. Build the model with the same architecture and "
+            "hyperparameters as when it was saved, or load a subset with `strict=False`.") from None
