@@ -35,3 +35,24 @@ def explain(exc: BaseException, trainer: Any) -> Optional[BaseException]:
             where = f" (epoch {trainer.current_epoch}, global step {trainer.global_step})" if trainer else ""
             return RuntimeError(f"{hint}{where}\nOriginal error: {text}")
     return None
+
+
+def finite_checked(t: Any, step: Any) -> Any:
+    """``training_step`` wrapped to fail on a NaN/inf loss, naming the step and batch index.
+
+    Only used with ``Trainer(detect_anomaly=True)``: reading the loss's value syncs with the device on every
+    step, which a normal run must not pay for.
+    """
+    from torch import Tensor
+
+    def checked(batch: Any, batch_idx: int, *args: Any, **kwargs: Any) -> Any:
+        out = step(batch, batch_idx, *args, **kwargs)
+        loss = out if isinstance(out, Tensor) else out.get("loss") if isinstance(out, dict) else None
+        if isinstance(loss, Tensor) and loss.is_floating_point() and not bool(loss.isfinite().all()):
+            raise RuntimeError(
+                f"The loss is {loss.detach().flatten()[:4].tolist()} (not finite) at epoch {t.current_epoch}, "
+                f"global step {t.global_step}, batch_idx={batch_idx}. Check the inputs of that batch and the "
+                "learning rate (a diverging run), or clip gradients with `Trainer(gradient_clip_val=...)`.")
+        return out
+
+    return checked

@@ -216,6 +216,10 @@ def _train_epoch(t: Any) -> None:
     closure = _Closure(t) if closure_path else None
     train_step = t._ddp_model if t._ddp_model is not None else module.training_step  # DDP syncs through forward
     train_step = legacy.with_step_end(train_step, legacy.legacy_hook(module, "training_step_end"))
+    if t._detect_anomaly:  # opt-in: the finiteness check reads the loss, a host sync per step
+        from fastlit.trainer.errors import finite_checked
+
+        train_step = finite_checked(t, train_step)
     t._epoch_outputs = [] if legacy.legacy_hook(module, "training_epoch_end") is not None else None
     plain_step = not closure_path and scaler is None
     h_batch_start = hooks["on_train_batch_start"]
