@@ -56,3 +56,14 @@ def finite_checked(t: Any, step: Any) -> Any:
         return out
 
     return checked
+
+
+def note_scaler_step(t: Any, scaler: Any, optimizer: Any) -> None:
+    """Between ``scaler.step`` and ``scaler.update``: add this step's inf/NaN flag to the trainer's count.
+
+    The flag stays on the device (a tiny add, no host sync); ``Trainer.skipped_steps`` reads it when asked.
+    """
+    found = getattr(scaler, "_per_optimizer_states", {}).get(id(optimizer), {}).get("found_inf_per_device")
+    if found:
+        flag = sum(found.values())
+        t._skipped_dev = flag if t._skipped_dev is None else t._skipped_dev + flag

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from fastlit.core.module import LightningModule
 from fastlit.trainer import data as data_mod
-from fastlit.trainer import eval_loop, legacy
+from fastlit.trainer import errors, eval_loop, legacy
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.profiling import ProfiledIterator, instrument
 from fastlit.trainer.states import RunningStage
@@ -307,6 +307,7 @@ def _train_epoch(t: Any) -> None:
                         _after_backward_step(t, optimizer)
                     if scaler is not None:
                         scaler.step(optimizer)
+                        errors.note_scaler_step(t, scaler, optimizer)  # counts steps skipped for inf/NaN
                         scaler.update()
                     else:
                         optimizer.step()

@@ -17,7 +17,7 @@ from fastlit.core.module import LightningModule
 from fastlit.core.optimizer import LightningOptimizer
 from fastlit.strategies.select import select_strategy
 from fastlit.trainer import data as data_mod
-from fastlit.trainer import legacy
+from fastlit.trainer import errors, legacy
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.optimizers import LRSchedulerConfig, _MockOptimizer, parse_configure_optimizers
 from fastlit.trainer.precision import Precision, normalize
@@ -114,6 +114,7 @@ class Trainer:
         self.state = TrainerState()
         self.should_stop = False
         self._stop_signal: Optional[int] = None  # set by fastlit.trainer.signals during fit
+        self._skipped_dev: Optional[torch.Tensor] = None  # fp16 steps the loss scaler skipped (on the device)
         self.sanity_checking = False
         self._ckpt_path: Optional[str] = None
         self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
@@ -727,6 +728,9 @@ class Trainer:
                     fit_loop.run(self, loaders.get("train"), loaders.get("val"))
                 if self._stop_signal is not None:  # SIGTERM/Ctrl-C: checkpoint, then exit through _guarded
                     signals.finish(self)
+                if self._skipped_dev is not None and self.skipped_steps:
+                    rank_zero_info(f"{self.skipped_steps} optimizer steps were skipped by the fp16 loss scaler "
+                                   "(inf/NaN gradients); see `trainer.skipped_steps`.")
                 results = None
             elif fn == TrainerFn.PREDICTING:
                 results = eval_loop.run_predict(self, loaders.get("predict"))
@@ -880,6 +884,7 @@ class Trainer:
             out = None
             if not skip:
                 out = scaler.step(optimizer, **kwargs)
+                errors.note_scaler_step(self, scaler, optimizer)
                 scaler.update()
         elif closure is not None:
             def wrapped() -> Any:
@@ -927,6 +932,11 @@ class Trainer:
         self._progress_bar_metrics.update(pbar)
         self._callback_metrics.update(cb)
         return log
+
+    @property
+    def skipped_steps(self) -> int:
+        """Optimizer steps the fp16 loss scaler skipped because gradients had inf/NaN (0 without a scaler)."""
+        return int(self._skipped_dev.item()) if self._skipped_dev is not None else 0
 
     # ================================================================== checkpoints
     def save_checkpoint(self, filepath: Union[str, os.PathLike], weights_only: bool = False,
