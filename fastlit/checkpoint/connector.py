@@ -5,6 +5,7 @@ Lightning checkpoint resumes under fastlit.
 """
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import torch
@@ -89,6 +90,10 @@ def dump_checkpoint(t: Any, weights_only: bool = False) -> dict[str, Any]:
         checkpoint["callbacks"] = {cb.state_key: cb.state_dict() for cb in t.callbacks if cb.state_dict()}
         checkpoint["optimizer_states"] = [o.state_dict() for o in t.optimizers]
         checkpoint["lr_schedulers"] = [c.scheduler.state_dict() for c in t.lr_scheduler_configs]
+        if getattr(t, "_in_train_epoch", False) and not getattr(t, "_epoch_end_phase", False) \
+                and not t._is_last_batch and getattr(t, "_epoch_rng", None) is not None:
+            # mid-epoch only (epoch-end checkpoints keep Lightning's exact key set): exact resume's shuffle order
+            checkpoint["fastlit_resume_rng"] = _rng_state(t._epoch_rng)
         precision_state = t.precision_plugin.state_dict()
         if precision_state:
             checkpoint["MixedPrecision"] = precision_state  # Lightning's key for the GradScaler state
@@ -168,10 +173,27 @@ def restore_training_state(t: Any, checkpoint: dict[str, Any]) -> None:
     else:
         t.current_epoch = int(ep["completed"])
         t._resume_skip_batches = done
+        t._resume_rng = checkpoint.get("fastlit_resume_rng")
         if t._resume_skip_batches:
             rank_zero_warn("Resuming from a mid-epoch checkpoint: the first "
                            f"{t._resume_skip_batches} batches of epoch {t.current_epoch} are skipped.")
     t._resuming = True
+
+
+def _rng_state(epoch_rng: torch.Tensor) -> dict[str, Any]:
+    """The torch RNG at the epoch's ``iter(loader)`` (its shuffle order) and every RNG now (plain types only)."""
+    state: dict[str, Any] = {"epoch_torch_rng": epoch_rng, "torch_rng": torch.get_rng_state(),
+                             "python_rng": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch_rng"])
+    random.setstate(state["python_rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 
 def load_state_dict(module: torch.nn.Module, state_dict: dict[str, Any], strict: bool, source: Any) -> None:

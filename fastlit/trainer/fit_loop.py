@@ -11,6 +11,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor
 
+from fastlit.checkpoint import connector as ckpt_connector
 from fastlit.core.module import LightningModule
 from fastlit.trainer import data as data_mod
 from fastlit.trainer import errors, eval_loop, legacy
@@ -240,6 +241,13 @@ def _train_epoch(t: Any) -> None:
     t._resume_skip_batches = 0
     module._current_fx_name = "training_step"
 
+    # the epoch's shuffle order comes from the torch RNG at iter(): keep that state so a mid-epoch checkpoint can
+    # replay the same order on resume (then the RNG continues from where the checkpoint left it)
+    resume_rng = t._resume_rng if skip else None
+    t._resume_rng = None
+    if resume_rng is not None:
+        torch.set_rng_state(resume_rng["epoch_torch_rng"])
+    t._epoch_rng = torch.get_rng_state()
     it = iter(loader)
     if prof is not None:  # see profiling.py: wrappers instead of per-step `if profiling` checks
         it = ProfiledIterator(it, prof, "[_TrainingEpochLoop].train_dataloader_next")
@@ -250,6 +258,8 @@ def _train_epoch(t: Any) -> None:
         batch_idx += 1
         if batch_idx < skip:  # resuming mid-epoch: these batches were trained before the checkpoint
             batch = next(it, _END) if batch_idx + 1 < limit else _END
+            if batch_idx + 1 == skip and resume_rng is not None:
+                ckpt_connector.restore_rng(resume_rng)
             continue
         # 1. fetch ahead so we know whether this is the last batch, and move this one to the device
         nxt = next(it, _END) if batch_idx + 1 < limit else _END

@@ -249,6 +249,8 @@ class Trainer:
         self._epoch_batches_done = 0  # batches finished in the current epoch (for checkpoints / resume)
         self._is_last_batch = False
         self._resume_skip_batches = 0
+        self._resume_rng: Optional[dict] = None  # a mid-epoch checkpoint's RNG states (fit_loop replays them)
+        self._epoch_rng: Optional[torch.Tensor] = None  # torch RNG at this epoch's iter(loader)
         self._resuming = False
         self._total_batches_done = 0
         self._epoch_end_phase = False
