@@ -9,7 +9,7 @@ import subprocess
 import sys
 from typing import Any, Optional
 
-SUITES = ("loop", "kernels", "ddp")
+SUITES = ("loop", "kernels", "checkpoint", "ddp")
 
 
 def _suites(text: str) -> tuple[str, ...]:
@@ -22,7 +22,7 @@ def _suites(text: str) -> tuple[str, ...]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("suite", nargs="?", default="loop", type=_suites,
-                   help="what to measure: loop (default; autoencoder + CNN), kernels, ddp (2 gloo ranks), all, "
+                   help="what to measure: loop (default; autoencoder + CNN), kernels, checkpoint, ddp (2 gloo ranks), all, "
                         "or a comma list such as loop,kernels")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                    help="where the loop suite trains (default cpu; auto = cuda when available)")
@@ -154,6 +154,14 @@ def run(args: argparse.Namespace) -> int:
         result = kernels.run(threads=args.threads, repeats=5 if args.quick else 15, quick=args.quick)
         print(kernels.format_table(result))
         report["suites"]["kernels"] = result
+        report["ratios"].update(result["ratios"])
+    if "checkpoint" in args.suite:
+        from fastlit.bench import checkpoint
+
+        result = checkpoint.run(sizes_mb=(200,) if args.quick else (200, 1024), repeats=2 if args.quick else 3,
+                                threads=args.threads)
+        print(checkpoint.format_table(result))
+        report["suites"]["checkpoint"] = result
         report["ratios"].update(result["ratios"])
     if "ddp" in args.suite:
         from fastlit.bench import ddp
