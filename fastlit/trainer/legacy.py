@@ -36,6 +36,9 @@ def map_trainer_kwargs(kwargs: dict[str, Any], known: list[str]) -> dict[str, An
         elif name in ("distributed_backend", "accelerator_backend"):
             _deprecated(f"{name}={value!r}", f"strategy={value!r}")
             out["strategy"] = value
+        elif name == "automatic_optimization":
+            _deprecated(f"automatic_optimization={value!r}", "`self.automatic_optimization = ...` in your module")
+            out["automatic_optimization"] = bool(value)
         elif name == "progress_bar_refresh_rate":
             _deprecated(f"progress_bar_refresh_rate={value!r}",
                         "callbacks=[TQDMProgressBar(refresh_rate=N)] or enable_progress_bar=False")

@@ -109,6 +109,7 @@ class Trainer:
         if "enable_model_summary" in mapped:
             enable_model_summary = mapped.pop("enable_model_summary")
         self._legacy_ckpt_path: Optional[str] = mapped.pop("ckpt_path", None)
+        self._legacy_automatic_optimization: Optional[bool] = mapped.pop("automatic_optimization", None)
         self._legacy_tune = {k: mapped.pop(k) for k in ("auto_scale_batch_size", "auto_lr_find") if k in mapped}
 
         self.state = TrainerState()
@@ -669,6 +670,8 @@ class Trainer:
         self._entry_loaders = loaders  # what the entry point was given (the Tuner's trial runs reuse it)
         self.lightning_module = model
         model._trainer = self
+        if self._legacy_automatic_optimization is not None:  # 1.x Trainer(automatic_optimization=...)
+            model.automatic_optimization = self._legacy_automatic_optimization
         if datamodule is not None:
             self.datamodule = datamodule
             datamodule.trainer = self
