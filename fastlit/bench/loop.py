@@ -47,6 +47,9 @@ def _quiet() -> Any:
 def _plain(workload: Workload, device: str) -> Callable[[], float]:
     def run() -> float:
         with _quiet():
+            if device == "cuda":
+                seconds, steps = timing.cuda_seconds(lambda: workloads.plain_loop(workload, device))
+                return seconds / steps
             t0 = time.perf_counter()
             steps = workloads.plain_loop(workload, device)
             return (time.perf_counter() - t0) / steps

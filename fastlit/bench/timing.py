@@ -24,3 +24,16 @@ def summarize(samples: list[float]) -> dict[str, float]:
     med = statistics.median(samples)
     lo, hi = min(samples), max(samples)
     return {"median": med, "min": lo, "max": hi, "spread": (hi - lo) / med if med else 0.0, "n": len(samples)}
+
+
+def cuda_seconds(fn: Callable[[], object]) -> tuple[float, object]:
+    """Run ``fn`` between two CUDA events (GPU idle before, synchronized after); (seconds, fn's result)."""
+    import torch
+
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    start.record()
+    result = fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / 1e3, result

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import torch
 
-from fastlit.bench import workloads
+from fastlit.bench import timing, workloads
 from fastlit.bench.workloads import Workload
 
 VARIANTS = {
@@ -38,11 +38,12 @@ def time_fit(pl: Any, variant: str, root: str, workload: Optional[Workload] = No
     kwargs = dict(VARIANTS[variant], max_epochs=workload.epochs, default_root_dir=root,
                   accelerator="gpu" if device == "cuda" else "cpu", devices=1, **(extra or {}))
     trainer = pl.Trainer(**kwargs)
-    t0 = time.perf_counter()
-    trainer.fit(model, dl)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
+    if device == "cuda":  # CUDA events around the whole fit, synchronized (see timing.cuda_seconds)
+        seconds, _ = timing.cuda_seconds(lambda: trainer.fit(model, dl))
+    else:
+        t0 = time.perf_counter()
+        trainer.fit(model, dl)
+        seconds = time.perf_counter() - t0
     return {"seconds": seconds, "steps": int(trainer.global_step)}
 
 
