@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -344,7 +345,9 @@ class CheckpointWriter : public torch::CustomClassHolder {
     for (auto& ch : id) ch = static_cast<char>('0' + rng() % 10);
     entries.push_back({".data/serialization_id", id.data(), id.size()});
 #ifdef O_DIRECT
-    int dfd = ::open(tmp.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);  // -1 where unsupported (tmpfs): buffered
+    // -1 where unsupported (tmpfs) or turned off with FASTLIT_CKPT_DIRECT=0: everything buffered
+    const char* env = std::getenv("FASTLIT_CKPT_DIRECT");
+    int dfd = env && std::string(env) == "0" ? -1 : ::open(tmp.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
 #else
     int dfd = -1;
 #endif

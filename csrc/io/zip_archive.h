@@ -140,8 +140,8 @@ class ZipWriter {
       if (direct) {
         flush();
         uint64_t body = e.size / kDirectAlign * kDirectAlign, off = 0;
-        for (; off < body && !err_; off += kChunk)
-          pwrite_all(dfd_, e.data + off, std::min<uint64_t>(kChunk, body - off), buf_at_ + off);
+        for (; off < body && !err_; off += kDirectChunk)
+          pwrite_all(dfd_, e.data + off, std::min<uint64_t>(kDirectChunk, body - off), buf_at_ + off);
         if (err_ == EINVAL) {  // the device wants larger blocks than kDirectAlign: buffered from here on
           err_ = 0;
           dfd_ = -1;  // (the caller owns and closes the descriptor)
@@ -209,7 +209,7 @@ class ZipWriter {
   }
 
  private:
-  static constexpr uint64_t kChunk = 16ull << 20;
+  static constexpr uint64_t kChunk = 16ull << 20, kDirectChunk = 2ull << 20;
 
   void compute_crcs(const std::vector<ZipEntry>& entries) {
     for (size_t i = 0; i < entries.size() && !abort_; ++i) {

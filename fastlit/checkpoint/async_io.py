@@ -11,6 +11,9 @@ most ``max_in_flight`` saves are pending (a further save waits), so staging memo
 ``max_in_flight`` x checkpoint size (``staging_bytes``); removals are ordered after the writes queued before
 them and skipped when the write just before failed; a failed write raises ``OSError`` naming the path in the
 training thread at the next save, at the next training step (through the Trainer), or at ``teardown``.
+
+The C++ writer sends records of 1 MiB or more to disk with O_DIRECT (no page-cache copy, in 2 MiB writes so a
+training thread's allocations are not held up); ``FASTLIT_CKPT_DIRECT=0`` makes it write everything buffered.
 """
 from __future__ import annotations
 
