@@ -1,7 +1,7 @@
 """Where each stage's dataloaders come from, and how many batches of each to run (the ``limit_*`` rules)."""
 from __future__ import annotations
 
-import math
+import os
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
@@ -117,10 +117,6 @@ def check_is_loader(loader: Any, stage: str) -> None:
             f"({'train_dataloaders' if stage == 'train' else 'dataloaders'}=...)`. Found {loader!r}.")
 
 
-def ceil_len(n: float) -> int:
-    return int(math.ceil(n))
-
-
 def with_distributed_sampler(loader: Any, strategy: Any, shuffle: Optional[bool] = None) -> Any:
     """Rebuild a DataLoader so each rank reads its own shard (Lightning's ``use_distributed_sampler``).
 
@@ -136,10 +132,13 @@ def with_distributed_sampler(loader: Any, strategy: Any, shuffle: Optional[bool]
         return loader
     if shuffle is None:
         shuffle = isinstance(loader.sampler, RandomSampler)
-    import os
-
     sampler = DistributedSampler(loader.dataset, num_replicas=strategy.world_size, rank=strategy.global_rank,
                                  shuffle=shuffle, seed=int(os.environ.get("PL_GLOBAL_SEED", 0)))
+    return _rebuilt(loader, sampler)
+
+
+def _rebuilt(loader: DataLoader, sampler: Any) -> DataLoader:
+    """A copy of ``loader`` that reads through ``sampler``, every other DataLoader setting kept."""
     kwargs = dict(batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
                   collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
                   timeout=loader.timeout, worker_init_fn=loader.worker_init_fn, generator=loader.generator,
@@ -162,11 +161,4 @@ def without_shuffle(loader: Any) -> Any:
 
     rank_zero_warn("You requested to overfit but enabled train dataloader shuffling. We are turning off the train "
                    "dataloader shuffling for you.")
-    kwargs = dict(batch_size=loader.batch_size, sampler=SequentialSampler(loader.dataset),
-                  num_workers=loader.num_workers, collate_fn=loader.collate_fn, pin_memory=loader.pin_memory,
-                  drop_last=loader.drop_last, timeout=loader.timeout, worker_init_fn=loader.worker_init_fn,
-                  multiprocessing_context=loader.multiprocessing_context,
-                  persistent_workers=loader.persistent_workers)
-    if loader.num_workers > 0:
-        kwargs["prefetch_factor"] = loader.prefetch_factor
-    return DataLoader(loader.dataset, **kwargs)
+    return _rebuilt(loader, SequentialSampler(loader.dataset))
