@@ -77,6 +77,7 @@ def _variants(state: dict[str, Any], directory: str, backend: str) -> dict[str, 
     from fastlit.checkpoint.io import atomic_save
 
     def timed(save: Callable[[], Any], finish: Callable[[Any], None]) -> tuple[float, float]:
+        os.sync()  # the previous variant's dirty pages must not compete for the disk in this one's measurement
         t0 = time.perf_counter()
         handle = save()
         t1 = time.perf_counter()
@@ -111,6 +112,7 @@ def run_size(mb: int, directory: str, repeats: int = 3, backend: str = "auto") -
     disk: list[float] = []
 
     def measure_disk() -> tuple[float, float]:
+        os.sync()
         disk.append(disk_bandwidth(directory, nbytes=max(256 << 20, nbytes)))
         return 0.0, 0.0
 
