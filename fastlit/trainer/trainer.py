@@ -1,9 +1,7 @@
 """``Trainer``: Lightning 2.x's arguments and entry points; the loops live in fit_loop.py and eval_loop.py."""
 from __future__ import annotations
 
-import contextlib
 import os
-from functools import partial
 from typing import Any, Callable, Iterable, Optional, Union
 
 import torch
@@ -17,32 +15,21 @@ from fastlit.core.module import LightningModule
 from fastlit.core.optimizer import LightningOptimizer
 from fastlit.strategies.select import select_strategy
 from fastlit.trainer import data as data_mod
-from fastlit.trainer import errors, legacy
+from fastlit.trainer import legacy
+from fastlit.trainer.configuration import ConfigurationMixin
 from fastlit.trainer.metrics import Results
-from fastlit.trainer.optimizers import LRSchedulerConfig, _MockOptimizer, parse_configure_optimizers
+from fastlit.trainer.optimization import OptimizationMixin
+from fastlit.trainer.optimizers import LRSchedulerConfig
 from fastlit.trainer.precision import Precision, normalize
 from fastlit.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from fastlit.utilities.apply_func import convert_tensors_to_scalars
 from fastlit.utilities.exceptions import MisconfigurationException, _TunerExitException
 from fastlit.utilities.model_helpers import is_overridden
-from fastlit.utilities.rank_zero import WarningCache, rank_zero_info, rank_zero_warn
-
-_warnings = WarningCache()
-_NULL = contextlib.nullcontext()
-# Per-epoch/run hooks dispatched through the hook table (callbacks first, then the module).
-_RUN_HOOKS = (
-    "on_fit_start", "on_fit_end", "on_sanity_check_start", "on_sanity_check_end", "on_train_start", "on_train_end",
-    "on_train_epoch_start", "on_train_epoch_end", "on_validation_start", "on_validation_end",
-    "on_validation_epoch_start", "on_validation_epoch_end", "on_test_start", "on_test_end", "on_test_epoch_start",
-    "on_test_epoch_end", "on_predict_start", "on_predict_end", "on_predict_epoch_start", "on_predict_epoch_end",
-    "on_train_batch_start", "on_train_batch_end", "on_validation_batch_start", "on_validation_batch_end",
-    "on_test_batch_start", "on_test_batch_end", "on_predict_batch_start", "on_predict_batch_end",
-    "on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad",
-)
-_CALLBACK_ONLY = ("on_sanity_check_start", "on_sanity_check_end")
+from fastlit.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 
-class Trainer:
+
+class Trainer(ConfigurationMixin, OptimizationMixin):
     """Runs training, validation, testing and prediction for a ``LightningModule``.
 
     Args: Lightning 2.x's ``Trainer`` arguments with the same defaults, plus ``fused_optimizer`` (swap
@@ -271,119 +258,6 @@ class Trainer:
         self._hooks: dict[str, tuple] = {}
         self._eval_log_step = 0
         self.fit_loop = _LoopView(self)
-
-    # ================================================================== configuration helpers
-    def _configure_loggers(self, logger: Any) -> None:
-        if logger == "dummy":
-            from fastlit.loggers.logger import DummyLogger
-
-            self.loggers = [DummyLogger()]
-        elif logger is None or logger is True:
-            try:
-                import tensorboard  # noqa: F401  (only to know whether it is installed)
-                from fastlit.loggers.tensorboard import TensorBoardLogger
-
-                self.loggers = [TensorBoardLogger(save_dir=self.default_root_dir)]
-            except ImportError:
-                from fastlit.loggers.csv_logs import CSVLogger
-
-                self.loggers = [CSVLogger(save_dir=self.default_root_dir)]
-        elif logger is False:
-            self.loggers = []
-        elif isinstance(logger, Iterable) and not isinstance(logger, (str, bytes)):
-            self.loggers = list(logger)
-        else:
-            self.loggers = [logger]
-
-    def _configure_callbacks(self, callbacks: Any) -> list[Callback]:
-        from fastlit.callbacks.checkpoint import Checkpoint
-        from fastlit.callbacks.model_checkpoint import ModelCheckpoint
-        from fastlit.callbacks.model_summary import ModelSummary
-        from fastlit.callbacks.progress.progress_bar import ProgressBar
-        from fastlit.callbacks.progress.tqdm_progress import TQDMProgressBar
-
-        cbs = list(callbacks) if isinstance(callbacks, (list, tuple)) else ([callbacks] if callbacks else [])
-        for cb in cbs:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"Trainer(callbacks=...): {cb!r} is not a `fastlit.Callback`; callbacks must "
-                                "subclass `fastlit.Callback` (`pytorch_lightning.Callback` under fastlit).")
-        if not self.enable_checkpointing and any(isinstance(c, Checkpoint) for c in cbs):
-            raise MisconfigurationException(
-                "Trainer was configured with `enable_checkpointing=False` but found `ModelCheckpoint` in callbacks list.")
-        if self.enable_model_summary and not any(isinstance(c, ModelSummary) for c in cbs):
-            cbs.append(ModelSummary())
-        if self.enable_progress_bar and not any(isinstance(c, ProgressBar) for c in cbs):
-            cbs.append(TQDMProgressBar())
-        if not self.enable_progress_bar and any(isinstance(c, ProgressBar) for c in cbs):
-            raise MisconfigurationException(
-                "Trainer was configured with `enable_progress_bar=False` but found a progress bar in callbacks list.")
-        if self.enable_checkpointing and not any(isinstance(c, Checkpoint) for c in cbs):
-            cbs.append(ModelCheckpoint())
-        if self.max_time is not None:  # Lightning implements max_time with a Timer callback (saved in checkpoints)
-            from fastlit.callbacks.timer import Timer
-
-            if any(isinstance(c, Timer) for c in cbs):
-                rank_zero_info("Ignoring `Trainer(max_time=...)`, callbacks list already contains a Timer.")
-            else:
-                cbs.append(Timer(duration=self.max_time, interval="step"))
-        # Checkpoint callbacks run last so they see everything the others logged (Lightning's order).
-        return [c for c in cbs if not isinstance(c, Checkpoint)] + [c for c in cbs if isinstance(c, Checkpoint)]
-
-    def _build_hooks(self) -> None:
-        """Resolve, once per run, which callbacks/module override each hook; others cost nothing per step."""
-        from fastlit.callbacks.checkpoint import Checkpoint
-        from fastlit.callbacks.early_stopping import EarlyStopping
-
-        module = self.lightning_module
-        table: dict[str, tuple] = {}
-        for name in _RUN_HOOKS:
-            fns: list[Callable] = []
-            late: list[Callable] = []
-            for cb in self.callbacks:
-                if is_overridden(name, cb, Callback):
-                    fn = partial(getattr(cb, name), self, module)
-                    if self._profiling:
-                        fn = self._profiled(f"[Callback]{cb.state_key}.{name}", fn)
-                    # monitoring callbacks see the module's epoch-end logging (Lightning's order)
-                    (late if name == "on_train_epoch_end" and isinstance(cb, (Checkpoint, EarlyStopping)) else fns).append(fn)
-            if name not in _CALLBACK_ONLY and is_overridden(name, module, LightningModule):
-                fn = getattr(module, name)
-                if self._profiling:
-                    fn = self._profiled(f"[LightningModule]{type(module).__name__}.{name}", fn)
-                fns.append(fn)
-            table[name] = tuple(fns + late)
-        poll = getattr(self._checkpoint_io, "_poll", None)  # async checkpoints: a failed write raises at the next step
-        if poll is not None:
-            table["on_train_batch_start"] += (poll,)
-        self._hooks = table
-
-    def _profiled(self, action: str, fn: Callable) -> Callable:
-        profiler = self.profiler
-
-        def run(*args: Any) -> Any:
-            with profiler.profile(action):
-                return fn(*args)
-
-        return run
-
-    def _call(self, name: str, *args: Any) -> None:
-        """Call hook ``name`` on the callbacks that override it, then on the module (if it does)."""
-        fns = self._hooks.get(name)
-        if not fns:
-            return
-        module = self.lightning_module
-        prev = module._current_fx_name
-        module._current_fx_name = name
-        try:
-            for fn in fns:
-                fn(*args)
-        finally:
-            module._current_fx_name = prev
-
-    def _call_all_callbacks(self, name: str, *args: Any, **kwargs: Any) -> None:
-        """Call ``name`` on every callback (for hooks outside the per-run table: setup, teardown, ...)."""
-        for cb in self.callbacks:
-            getattr(cb, name)(self, self.lightning_module, *args, **kwargs)
 
     # ================================================================== properties
     @property
@@ -786,132 +660,6 @@ class Trainer:
                     f"{ckpt_path} checkpoint saved yet; pass a path, or train with checkpointing first.")
             return path
         return os.fspath(ckpt_path) if ckpt_path is not None else None
-
-    # ================================================================== optimization helpers
-    def _setup_optimizers(self, model: LightningModule) -> None:
-        if not is_overridden("configure_optimizers", model, LightningModule):
-            raise MisconfigurationException(
-                "No `configure_optimizers()` method defined. Lightning `Trainer` expects as minimum a "
-                "`training_step()`, `train_dataloader()` and `configure_optimizers()` to be defined.")
-        model._current_fx_name = "configure_optimizers"
-        out = model.configure_optimizers()
-        model._current_fx_name = None
-        optimizers, configs = parse_configure_optimizers(out)
-        if not optimizers:
-            rank_zero_warn("`LightningModule.configure_optimizers` returned `None`, this fit will run with no optimizer")
-        if model.automatic_optimization and len(optimizers) > 1:
-            raise RuntimeError(
-                "Training with multiple optimizers is only supported with manual optimization. Set "
-                "`self.automatic_optimization = False`, then access your optimizers in `training_step` with "
-                "`opt1, opt2, ... = self.optimizers()`.")
-        if self.fused_optimizer:
-            optimizers = [self._maybe_fuse(o, configs) for o in optimizers]
-        # gradient_clip_val by norm with a fused optimizer: one norm pass, and the clip factor is applied inside
-        # the update (no separate clip pass). A user's configure_gradient_clipping keeps the hook path.
-        self._clip_in_step = bool(
-            self.gradient_clip_val and self.gradient_clip_algorithm in (None, "norm") and len(optimizers) == 1
-            and model.automatic_optimization and hasattr(optimizers[0], "max_grad_norm")
-            and not is_overridden("configure_gradient_clipping", model, LightningModule))
-        if self._clip_in_step:
-            optimizers[0].max_grad_norm = float(self.gradient_clip_val)
-        if not optimizers:  # Lightning trains on with a do-nothing optimizer (steps are still counted)
-            optimizers = [_MockOptimizer()]
-        self.optimizers = optimizers
-        self.lr_scheduler_configs = configs
-        self._lightning_optimizers = []
-        for o in optimizers:
-            lo = LightningOptimizer(o)
-            lo._trainer = self
-            self._lightning_optimizers.append(lo)
-
-    def _maybe_fuse(self, optimizer: torch.optim.Optimizer, configs: list[LRSchedulerConfig]) -> torch.optim.Optimizer:
-        """Swap torch's Adam/AdamW/SGD for the fused kernels in place (schedulers keep working)."""
-        try:
-            from fastlit.optim import to_fused
-        except ImportError:
-            return optimizer
-        fused, reason = to_fused(optimizer)
-        if fused is None:
-            if reason:
-                _warnings.info(f"fastlit: keeping {type(optimizer).__name__} unfused: {reason}")
-            return optimizer
-        return fused
-
-    def _backward(self, loss: Tensor) -> None:
-        scaler = self.precision_plugin.scaler
-        if scaler is not None:
-            loss = scaler.scale(loss)
-        self._call("on_before_backward", loss)
-        module = self.lightning_module
-        with self.profiler.profile(f"[Strategy]{type(self.strategy).__name__}.backward") if self._profiling else _NULL:
-            if self._module_backward:
-                module.backward(loss)
-            else:
-                loss.backward()
-        self._call("on_after_backward")
-
-    def _manual_backward(self, loss: Tensor, *args: Any, **kwargs: Any) -> None:
-        scaler = self.precision_plugin.scaler
-        if scaler is not None:
-            loss = scaler.scale(loss)
-        self._call("on_before_backward", loss)
-        self.lightning_module.backward(loss, *args, **kwargs)
-        self._call("on_after_backward")
-
-    def _clip_gradients(self, optimizer: Any, clip_val: Optional[float], algorithm: Optional[str]) -> None:
-        if clip_val is None or clip_val <= 0:
-            return
-        opt = optimizer.optimizer if isinstance(optimizer, LightningOptimizer) else optimizer
-        scaler = self.precision_plugin.scaler
-        if scaler is not None and not _already_unscaled(scaler, opt):
-            scaler.unscale_(opt)  # clipping thresholds are in unscaled units
-        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
-        from fastlit.optim import clip_grad_norm_, clip_grad_value_  # fused kernels (torch's without the extension)
-
-        if algorithm == "value":
-            clip_grad_value_(params, clip_val)
-        else:
-            clip_grad_norm_(params, clip_val)
-
-    def _optimizer_step_from_wrapper(self, optimizer: torch.optim.Optimizer, closure: Optional[Callable],
-                                     **kwargs: Any) -> Any:
-        """``LightningOptimizer.step``: scaler-aware step; in manual optimization it also counts the step."""
-        module = self.lightning_module
-        scaler = self.precision_plugin.scaler
-        # Lightning's order: the closure (training_step, zero_grad, backward) runs first, then unscale,
-        # on_before_optimizer_step and gradient clipping, then the step itself.
-        if scaler is not None:
-            result = closure() if closure is not None else None
-            skip = result is None and module.automatic_optimization  # no backward ran: nothing to step
-            if not skip:
-                scaler.unscale_(optimizer)
-            self._after_closure(optimizer)
-            out = None
-            if not skip:
-                out = scaler.step(optimizer, **kwargs)
-                errors.note_scaler_step(self, scaler, optimizer)
-                scaler.update()
-        elif closure is not None:
-            def wrapped() -> Any:
-                result = closure()
-                self._after_closure(optimizer)
-                return result
-
-            out = optimizer.step(closure=wrapped, **kwargs)
-        else:
-            self._after_closure(optimizer)
-            out = optimizer.step(**kwargs)
-        if not module.automatic_optimization:
-            self.global_step += 1
-        return out
-
-    def _after_closure(self, optimizer: torch.optim.Optimizer) -> None:
-        self._call("on_before_optimizer_step", optimizer)
-        module = self.lightning_module
-        if module.automatic_optimization and getattr(self, "_clip_hook", False):
-            prev, module._current_fx_name = module._current_fx_name, "configure_gradient_clipping"
-            module.configure_gradient_clipping(optimizer, self.gradient_clip_val, self.gradient_clip_algorithm)
-            module._current_fx_name = prev
 
     # ================================================================== logging
     def _emit(self, metrics: dict[str, Any], step: Optional[int] = None) -> None:
