@@ -22,9 +22,9 @@ if not _logger.handlers:
 Module = LightningModule
 DataModule = LightningDataModule
 
-from fastlit import callbacks, loggers, profilers, strategies  # noqa: E402  (submodules users import from)
+from fastlit import callbacks, loggers, plugins, profilers, strategies  # noqa: E402  (submodules users import from)
 
 __all__ = [
     "Callback", "DataModule", "LightningDataModule", "LightningModule", "Module", "Trainer", "__version__",
-    "callbacks", "loggers", "profilers", "seed_everything", "strategies",
+    "callbacks", "loggers", "plugins", "profilers", "seed_everything", "strategies",
 ]
