@@ -5,7 +5,6 @@ import os
 from typing import Any, Callable, Iterable, Optional, Union
 
 import torch
-from torch import Tensor
 
 from fastlit.callbacks.callback import Callback
 from fastlit.checkpoint import connector as ckpt_connector
@@ -19,17 +18,16 @@ from fastlit.trainer import legacy
 from fastlit.trainer.configuration import ConfigurationMixin
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.optimization import OptimizationMixin
+from fastlit.trainer.properties import PropertiesMixin, _LoopView
 from fastlit.trainer.optimizers import LRSchedulerConfig
 from fastlit.trainer.precision import Precision, normalize
 from fastlit.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
-from fastlit.utilities.apply_func import convert_tensors_to_scalars
 from fastlit.utilities.exceptions import MisconfigurationException, _TunerExitException
 from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 
-
-class Trainer(ConfigurationMixin, OptimizationMixin):
+class Trainer(PropertiesMixin, ConfigurationMixin, OptimizationMixin):
     """Runs training, validation, testing and prediction for a ``LightningModule``.
 
     Args: Lightning 2.x's ``Trainer`` arguments with the same defaults, plus ``fused_optimizer`` (swap
@@ -258,152 +256,6 @@ class Trainer(ConfigurationMixin, OptimizationMixin):
         self._hooks: dict[str, tuple] = {}
         self._eval_log_step = 0
         self.fit_loop = _LoopView(self)
-
-    # ================================================================== properties
-    @property
-    def logger(self) -> Optional[Any]:
-        return self.loggers[0] if self.loggers else None
-
-    @logger.setter
-    def logger(self, logger: Any) -> None:
-        self.loggers = [logger] if logger else []
-
-    @property
-    def log_dir(self) -> Optional[str]:
-        if not self.loggers:
-            return self.default_root_dir
-        first = self.loggers[0]
-        from fastlit.loggers.csv_logs import CSVLogger
-        from fastlit.loggers.tensorboard import TensorBoardLogger
-
-        if isinstance(first, (TensorBoardLogger, CSVLogger)):
-            return first.log_dir
-        return first.save_dir
-
-    @property
-    def model(self) -> Optional[torch.nn.Module]:
-        return self.lightning_module
-
-    @property
-    def is_global_zero(self) -> bool:
-        return self.strategy.is_global_zero
-
-    @property
-    def global_rank(self) -> int:
-        return self.strategy.global_rank
-
-    @property
-    def local_rank(self) -> int:
-        return self.strategy.local_rank
-
-    @property
-    def node_rank(self) -> int:
-        return self.strategy.node_rank
-
-    @property
-    def world_size(self) -> int:
-        return self.strategy.world_size
-
-    @property
-    def device_ids(self) -> list[int]:
-        d = self.strategy.root_device
-        return [d.index or 0] if d.type == "cuda" else [0]
-
-    @property
-    def training(self) -> bool:
-        return self.state.stage == RunningStage.TRAINING
-
-    @training.setter
-    def training(self, value: bool) -> None:
-        if value:
-            self.state.stage = RunningStage.TRAINING
-
-    @property
-    def validating(self) -> bool:
-        return self.state.stage == RunningStage.VALIDATING
-
-    @property
-    def testing(self) -> bool:
-        return self.state.stage == RunningStage.TESTING
-
-    @property
-    def predicting(self) -> bool:
-        return self.state.stage == RunningStage.PREDICTING
-
-    @property
-    def evaluating(self) -> bool:
-        return self.state.stage is not None and self.state.stage.evaluating
-
-    @property
-    def interrupted(self) -> bool:
-        return self.state.status == TrainerStatus.INTERRUPTED
-
-    @property
-    def enable_validation(self) -> bool:
-        # Lightning's rule: a validation_step and a val dataloader source exist (loaders are built lazily)
-        m = self.lightning_module
-        return (m is not None and is_overridden("validation_step", m, LightningModule)
-                and self.limit_val_batches != 0 and self._val_defined)
-
-    @property
-    def ckpt_path(self) -> Optional[str]:
-        return self._ckpt_path
-
-    @property
-    def checkpoint_callbacks(self) -> list[Any]:
-        from fastlit.callbacks.checkpoint import Checkpoint
-
-        return [c for c in self.callbacks if isinstance(c, Checkpoint)]
-
-    @property
-    def checkpoint_callback(self) -> Optional[Any]:
-        cbs = self.checkpoint_callbacks
-        return cbs[0] if cbs else None
-
-    @property
-    def early_stopping_callbacks(self) -> list[Any]:
-        from fastlit.callbacks.early_stopping import EarlyStopping
-
-        return [c for c in self.callbacks if isinstance(c, EarlyStopping)]
-
-    @property
-    def early_stopping_callback(self) -> Optional[Any]:
-        cbs = self.early_stopping_callbacks
-        return cbs[0] if cbs else None
-
-    @property
-    def progress_bar_callback(self) -> Optional[Any]:
-        from fastlit.callbacks.progress.progress_bar import ProgressBar
-
-        return next((c for c in self.callbacks if isinstance(c, ProgressBar)), None)
-
-    @property
-    def lr_scheduler_configs_list(self) -> list[LRSchedulerConfig]:
-        return self.lr_scheduler_configs
-
-    @property
-    def callback_metrics(self) -> dict[str, Any]:
-        self._refresh_step_metrics()
-        return self._callback_metrics
-
-    @property
-    def logged_metrics(self) -> dict[str, Any]:
-        self._refresh_step_metrics()
-        return self._logged_metrics
-
-    @property
-    def progress_bar_metrics(self) -> dict[str, Any]:
-        self._refresh_step_metrics()
-        return {k: (v.item() if isinstance(v, Tensor) else v) for k, v in self._progress_bar_metrics.items()}
-
-    def _refresh_step_metrics(self) -> None:
-        # Lightning refreshes these dicts after every batch; we do it only when someone reads them.
-        r = self._results
-        if r is not None and r.training and not self.sanity_checking:
-            log, pbar, cb = r.metrics(on_step=not self._epoch_end_phase)
-            self._logged_metrics.update(log)
-            self._progress_bar_metrics.update(pbar)
-            self._callback_metrics.update(cb)
 
     # ================================================================== entry points
     def fit(self, model: LightningModule, train_dataloaders: Any = None, val_dataloaders: Any = None,
@@ -661,36 +513,6 @@ class Trainer(ConfigurationMixin, OptimizationMixin):
             return path
         return os.fspath(ckpt_path) if ckpt_path is not None else None
 
-    # ================================================================== logging
-    def _emit(self, metrics: dict[str, Any], step: Optional[int] = None) -> None:
-        """Send ``metrics`` to the loggers (the only place values become python numbers)."""
-        if not self.loggers or not metrics:
-            return
-        scalars = convert_tensors_to_scalars(metrics)
-        if step is None:
-            step_metric = scalars.pop("step", None)
-            if step_metric is not None:
-                step = int(step_metric)
-            else:
-                scalars.setdefault("epoch", self.current_epoch)
-                step = self._batches_that_stepped
-        for lg in self.loggers:
-            lg.log_metrics(metrics=scalars, step=step)
-            lg.save()
-
-    def _epoch_end_metrics(self, results: Results) -> dict[str, Any]:
-        """Fold a stage's epoch values into the trainer's metric dicts; return what goes to the loggers."""
-        log, pbar, cb = results.metrics(on_step=False)
-        self._logged_metrics.update(log)
-        self._progress_bar_metrics.update(pbar)
-        self._callback_metrics.update(cb)
-        return log
-
-    @property
-    def skipped_steps(self) -> int:
-        """Optimizer steps the fp16 loss scaler skipped because gradients had inf/NaN (0 without a scaler)."""
-        return int(self._skipped_dev.item()) if self._skipped_dev is not None else 0
-
     # ================================================================== checkpoints
     def save_checkpoint(self, filepath: Union[str, os.PathLike], weights_only: bool = False,
                         storage_options: Optional[Any] = None) -> None:
@@ -715,65 +537,6 @@ class Trainer(ConfigurationMixin, OptimizationMixin):
     def print(self, *args: Any, **kwargs: Any) -> None:
         if self.is_global_zero:
             print(*args, **kwargs)
-
-    @property
-    def estimated_stepping_batches(self) -> Union[int, float]:
-        """Total optimizer steps ``fit`` will take (for schedulers like OneCycleLR)."""
-        if self.train_dataloader is None and self.lightning_module is not None:
-            loader = data_mod.resolve("train", getattr(self, "_train_given", None), self.datamodule,
-                                      self.lightning_module)
-            n = data_mod.limit(data_mod.length(loader), self.limit_train_batches, "limit_train_batches") if loader is not None else 0
-        else:
-            n = self.num_training_batches
-        if n == float("inf"):
-            return self.max_steps if self.max_steps != -1 else float("inf")
-        per_epoch = max(1, -(-int(n) // self.accumulate_grad_batches)) if n else 0
-        total = per_epoch * self.max_epochs if self.max_epochs != -1 else float("inf")
-        return min(total, self.max_steps) if self.max_steps != -1 else total
-
-
-class _LoopView:
-    """Just enough of Lightning's ``trainer.fit_loop`` for callbacks that read it."""
-
-    def __init__(self, trainer: Trainer) -> None:
-        self._trainer = trainer
-        self.epoch_loop = self
-
-    @property
-    def _batches_that_stepped(self) -> int:
-        return self._trainer._batches_that_stepped
-
-    @property
-    def max_epochs(self) -> int:
-        return self._trainer.max_epochs
-
-    @max_epochs.setter
-    def max_epochs(self, value: int) -> None:  # `trainer.fit_loop.max_epochs = N` then fit again trains on
-        self._trainer.max_epochs = value
-
-    @property
-    def min_epochs(self) -> Optional[int]:
-        return self._trainer.min_epochs
-
-    @min_epochs.setter
-    def min_epochs(self, value: Optional[int]) -> None:
-        self._trainer.min_epochs = value
-
-    @property
-    def max_steps(self) -> int:
-        return self._trainer.max_steps
-
-    @max_steps.setter
-    def max_steps(self, value: int) -> None:
-        self._trainer.max_steps = value
-
-    @property
-    def global_step(self) -> int:
-        return self._trainer.global_step
-
-    @property
-    def total_batch_idx(self) -> int:
-        return self._trainer._total_batch_idx if hasattr(self._trainer, "_total_batch_idx") else 0
 
 
 def _init_arg_names() -> list[str]:
