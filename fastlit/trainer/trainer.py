@@ -8,13 +8,13 @@ import torch
 
 from fastlit.callbacks.callback import Callback
 from fastlit.checkpoint import connector as ckpt_connector
-from fastlit.checkpoint.io import CheckpointIO, TorchCheckpointIO
 from fastlit.core.datamodule import LightningDataModule
 from fastlit.core.module import LightningModule
 from fastlit.core.optimizer import LightningOptimizer
 from fastlit.strategies.select import select_strategy
 from fastlit.trainer import data as data_mod
 from fastlit.trainer import legacy
+from fastlit.trainer.checkpointing import CheckpointingMixin
 from fastlit.trainer.configuration import ConfigurationMixin
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.optimization import OptimizationMixin
@@ -27,7 +27,7 @@ from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 
-class Trainer(PropertiesMixin, ConfigurationMixin, OptimizationMixin):
+class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, OptimizationMixin):
     """Runs training, validation, testing and prediction for a ``LightningModule``.
 
     Args: Lightning 2.x's ``Trainer`` arguments with the same defaults, plus ``fused_optimizer`` (swap
@@ -192,17 +192,7 @@ class Trainer(PropertiesMixin, ConfigurationMixin, OptimizationMixin):
             torch.backends.cudnn.benchmark = benchmark
 
         # ---- plugins, loggers, callbacks, profiler
-        self._checkpoint_io: CheckpointIO = TorchCheckpointIO()
-        for p in plugins if isinstance(plugins, (list, tuple)) else ([plugins] if plugins is not None else []):
-            if isinstance(p, CheckpointIO):
-                self._checkpoint_io = p
-            else:
-                raise MisconfigurationException(f"Unsupported plugin {type(p).__name__}; fastlit accepts CheckpointIO plugins.")
-        if async_checkpoint:
-            from fastlit.checkpoint.async_io import AsyncCheckpointIO
-
-            if not isinstance(self._checkpoint_io, AsyncCheckpointIO):
-                self._checkpoint_io = AsyncCheckpointIO(self._checkpoint_io)
+        self._configure_checkpoint_io(plugins, async_checkpoint)  # checkpointing.py
         self.enable_progress_bar = True if enable_progress_bar is None else enable_progress_bar
         self.enable_model_summary = True if enable_model_summary is None else enable_model_summary
         self.enable_checkpointing = True if enable_checkpointing is None else enable_checkpointing
@@ -432,9 +422,7 @@ class Trainer(PropertiesMixin, ConfigurationMixin, OptimizationMixin):
         model.configure_model()
         model._current_fx_name = None
 
-        checkpoint = self._checkpoint_io.load_checkpoint(ckpt_path, weights_only=weights_only) if ckpt_path else None
-        if checkpoint is not None:
-            ckpt_connector.restore_module_and_callbacks(self, checkpoint)
+        checkpoint = self._restore_module_and_callbacks(ckpt_path, weights_only)
         self._callback_metrics, self._logged_metrics, self._progress_bar_metrics = {}, {}, {}
 
         model.to(self.strategy.root_device)
@@ -497,35 +485,6 @@ class Trainer(PropertiesMixin, ConfigurationMixin, OptimizationMixin):
         kept = [c for c in self.callbacks if type(c) not in types_]
         merged = kept + extra
         self.callbacks = [c for c in merged if not isinstance(c, Checkpoint)] + [c for c in merged if isinstance(c, Checkpoint)]
-
-    def _select_ckpt_path(self, ckpt_path: Optional[str]) -> Optional[str]:
-        if ckpt_path is None and self.state.fn == TrainerFn.FITTING:  # an OnExceptionCheckpoint resumes a rerun
-            from fastlit.callbacks.on_exception_checkpoint import _resume_path
-
-            ckpt_path = _resume_path(self)
-        if ckpt_path in ("best", "last"):
-            cb = self.checkpoint_callback
-            path = getattr(cb, "best_model_path" if ckpt_path == "best" else "last_model_path", "") if cb else ""
-            if not path:
-                raise ValueError(
-                    f'`.{self.state.fn.value}(ckpt_path="{ckpt_path}")` is set but `ModelCheckpoint` has no '
-                    f"{ckpt_path} checkpoint saved yet; pass a path, or train with checkpointing first.")
-            return path
-        return os.fspath(ckpt_path) if ckpt_path is not None else None
-
-    # ================================================================== checkpoints
-    def save_checkpoint(self, filepath: Union[str, os.PathLike], weights_only: bool = False,
-                        storage_options: Optional[Any] = None) -> None:
-        """Write a Lightning-format checkpoint of the current state to ``filepath`` (durably)."""
-        if self.lightning_module is None:
-            raise AttributeError("Saving a checkpoint is only possible if a model is attached to the Trainer. Did you "
-                                 "call `Trainer.save_checkpoint()` before calling `Trainer.{fit,validate,test,predict}`?")
-        checkpoint = ckpt_connector.dump_checkpoint(self, weights_only)
-        if self.is_global_zero:
-            self._checkpoint_io.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
-            if self.state.status != TrainerStatus.RUNNING and hasattr(self._checkpoint_io, "wait"):
-                self._checkpoint_io.wait()  # outside a run (e.g. after fit): durable on return
-        self.strategy.barrier("Trainer.save_checkpoint")
 
     # ================================================================== misc
     def tune(self, model: LightningModule, *args: Any, **kwargs: Any) -> dict[str, Any]:
