@@ -80,8 +80,16 @@ class ConfigurationMixin:
                 rank_zero_info("Ignoring `Trainer(max_time=...)`, callbacks list already contains a Timer.")
             else:
                 cbs.append(Timer(duration=self.max_time, interval="step"))
-        # Checkpoint callbacks run last so they see everything the others logged (Lightning's order).
-        return [c for c in cbs if not isinstance(c, Checkpoint)] + [c for c in cbs if isinstance(c, Checkpoint)]
+        return _checkpoints_last(cbs)
+
+    def _attach_model_callbacks(self, model: LightningModule) -> None:
+        """Add ``model.configure_callbacks()``; each replaces the Trainer's callbacks of the same type."""
+        extra = model.configure_callbacks()
+        if not extra:
+            return
+        extra = list(extra) if isinstance(extra, (list, tuple)) else [extra]
+        types_ = {type(c) for c in extra}
+        self.callbacks = _checkpoints_last([c for c in self.callbacks if type(c) not in types_] + extra)
 
     def _build_hooks(self) -> None:
         """Resolve, once per run, which callbacks/module override each hook; others cost nothing per step."""
@@ -138,3 +146,10 @@ class ConfigurationMixin:
         """Call ``name`` on every callback (for hooks outside the per-run table: setup, teardown, ...)."""
         for cb in self.callbacks:
             getattr(cb, name)(self, self.lightning_module, *args, **kwargs)
+
+
+def _checkpoints_last(cbs: list[Callback]) -> list[Callback]:
+    """Checkpoint callbacks run last so they see everything the others logged (Lightning's order)."""
+    from fastlit.callbacks.checkpoint import Checkpoint
+
+    return [c for c in cbs if not isinstance(c, Checkpoint)] + [c for c in cbs if isinstance(c, Checkpoint)]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 import torch
 
@@ -16,18 +16,19 @@ from fastlit.trainer import data as data_mod
 from fastlit.trainer import legacy
 from fastlit.trainer.checkpointing import CheckpointingMixin
 from fastlit.trainer.configuration import ConfigurationMixin
+from fastlit.trainer.failures import FailureMixin
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.optimization import OptimizationMixin
-from fastlit.trainer.properties import PropertiesMixin, _LoopView
 from fastlit.trainer.optimizers import LRSchedulerConfig
 from fastlit.trainer.precision import Precision, normalize
+from fastlit.trainer.properties import PropertiesMixin, _LoopView
 from fastlit.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
-from fastlit.utilities.exceptions import MisconfigurationException, _TunerExitException
+from fastlit.utilities.exceptions import MisconfigurationException
 from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 
-class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, OptimizationMixin):
+class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMixin, OptimizationMixin):
     """Runs training, validation, testing and prediction for a ``LightningModule``.
 
     Args: Lightning 2.x's ``Trainer`` arguments with the same defaults, plus ``fused_optimizer`` (swap
@@ -315,67 +316,6 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, Optimizat
         self._eval_verbose = verbose
         return self._guarded(self._run, model, datamodule, {key: dataloaders}, ckpt_path, weights_only)
 
-    def _guarded(self, fn: Callable, *args: Any) -> Any:
-        """Run ``fn``; on an exception tell callbacks/loggers, tear down, and re-raise."""
-        try:
-            return fn(*args)
-        except _TunerExitException:  # the Tuner got its answer: end the run quietly, as Lightning does
-            stage = self.state.fn.value
-            if self.datamodule is not None:
-                self.datamodule.teardown(stage=stage)
-            self._call_all_callbacks("teardown", stage=stage)
-            self.lightning_module.teardown(stage)
-            self._checkpoint_io.teardown()
-            self.state.status, self.state.stage = TrainerStatus.FINISHED, None
-            return None
-        except KeyboardInterrupt as e:
-            rank_zero_info("\nDetected KeyboardInterrupt, attempting graceful shutdown ...")
-            self._interrupt(e)
-            from fastlit.trainer.signals import GracefulInterrupt
-
-            if isinstance(e, GracefulInterrupt):  # the checkpoint is written: exit with the message, no traceback
-                raise SystemExit(str(e)) from None
-            raise
-        except BaseException as e:
-            self._interrupt(e)
-            if self.world_size > 1:
-                self._raise_distributed(e)
-            from fastlit.trainer.errors import explain
-
-            clear = explain(e, self)  # torch's terse message for a common user mistake -> what to change
-            if clear is not None:
-                raise clear from e
-            raise
-
-    def _raise_distributed(self, exc: BaseException) -> None:
-        """Under DDP: tell the other ranks, stop local children, and report the rank that failed first."""
-        strategy = self.strategy
-        strategy.record_failure(exc)
-        other = strategy.failure_of_other_rank(wait_s=2.0 if isinstance(exc, RuntimeError) else 0.0)
-        if hasattr(strategy, "kill_children"):
-            strategy.kill_children()
-        if other is not None and not isinstance(exc, KeyboardInterrupt):
-            rank, tb = other
-            raise RuntimeError(f"DDP rank {rank} failed, so rank {strategy.global_rank} stopped too. Rank {rank}'s "
-                               f"error:\n{tb}") from exc
-
-    def _interrupt(self, exception: BaseException) -> None:
-        self.state.status = TrainerStatus.INTERRUPTED
-        module = self.lightning_module
-        for cb in self.callbacks:
-            try:
-                cb.on_exception(self, module, exception)
-            except Exception:  # the original error is what the user needs to see
-                pass
-        if module is not None and is_overridden("on_exception", module, LightningModule):
-            module.on_exception(exception)
-        for lg in self.loggers:
-            try:
-                lg.finalize("failed")
-            except Exception:
-                pass
-        self._checkpoint_io.teardown()
-
     # ================================================================== the run
     def _run(self, model: LightningModule, datamodule: Optional[LightningDataModule], loaders: dict[str, Any],
              ckpt_path: Optional[str], weights_only: Optional[bool]) -> Any:
@@ -473,18 +413,6 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, Optimizat
         self.state.status = TrainerStatus.FINISHED
         self.state.stage = None
         return results
-
-    def _attach_model_callbacks(self, model: LightningModule) -> None:
-        extra = model.configure_callbacks()
-        if not extra:
-            return
-        extra = list(extra) if isinstance(extra, (list, tuple)) else [extra]
-        types_ = {type(c) for c in extra}
-        from fastlit.callbacks.checkpoint import Checkpoint
-
-        kept = [c for c in self.callbacks if type(c) not in types_]
-        merged = kept + extra
-        self.callbacks = [c for c in merged if not isinstance(c, Checkpoint)] + [c for c in merged if isinstance(c, Checkpoint)]
 
     # ================================================================== misc
     def tune(self, model: LightningModule, *args: Any, **kwargs: Any) -> dict[str, Any]:
