@@ -432,13 +432,6 @@ def _init_arg_names() -> list[str]:
     return [p for p in inspect.signature(Trainer.__init__).parameters if p not in ("self", "kwargs")]
 
 
-def _already_unscaled(scaler: Any, optimizer: Any) -> bool:
-    """Whether ``scaler.unscale_(optimizer)`` already ran since the last ``update()`` (calling it twice raises)."""
-    state = getattr(scaler, "_per_optimizer_states", {}).get(id(optimizer), {})
-    stage = state.get("stage")
-    return stage is not None and getattr(stage, "name", "") == "UNSCALED"
-
-
 def _check_module(model: Any, fn: str) -> LightningModule:
     if not isinstance(model, LightningModule):
         raise TypeError(f"`Trainer.{fn}()` requires a `LightningModule`, got: {type(model).__qualname__}")
