@@ -2,7 +2,9 @@
 
 Behaviour (file names, when it saves, which file it deletes, checkpoint state) follows Lightning 2.6. Writes go
 through ``trainer.save_checkpoint`` (temp file + fsync + rename), and an old top-k file is deleted only after
-that call has returned, i.e. after the new file is durable.
+that call has returned, i.e. after the new file is durable. At setup, rank 0 deletes the hidden temp files that
+checkpoint writers killed mid-write left in ``dirpath`` (only those whose writer pid is dead; see
+``fastlit.checkpoint.io.remove_stale_temp_files``).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import torch
 from torch import Tensor
 
 from fastlit.callbacks.checkpoint import Checkpoint, _legacy_auto_mode, _legacy_model_checkpoint_args
+from fastlit.checkpoint.io import remove_stale_temp_files
 from fastlit.utilities.exceptions import MisconfigurationException
 from fastlit.utilities.rank_zero import WarningCache, rank_zero_info, rank_zero_warn
 
@@ -176,6 +179,11 @@ class ModelCheckpoint(Checkpoint):
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         # rank 0 decides (its logger picked the version dir); other ranks must use the same paths
         self.dirpath = trainer.strategy.broadcast(self._resolve_ckpt_dir(trainer))
+        if trainer.is_global_zero:
+            # a run SIGKILLed mid-write leaves its hidden temp file here; remove those of dead writers only
+            removed = remove_stale_temp_files(self.dirpath, self.FILE_EXTENSION)
+            if removed and self.verbose:
+                rank_zero_info(f"Removed {len(removed)} temp file(s) of killed checkpoint writes from {self.dirpath}")
         if stage == "fit":
             self._val_has_run = False
             if trainer.is_global_zero and self.save_top_k != 0 and os.path.isdir(self.dirpath) \
