@@ -8,11 +8,9 @@ from typing import Any, Optional, Union
 from torch import Tensor
 
 from fastlit.core.saving import save_hparams_to_yaml
-from fastlit.loggers.logger import Logger, rank_zero_experiment
-from fastlit.loggers.utilities import _add_prefix, _convert_params, _next_version
+from fastlit.loggers.logger import _PATH, _VersionedLogger, rank_zero_experiment
+from fastlit.loggers.utilities import _add_prefix, _convert_params
 from fastlit.utilities.rank_zero import rank_zero_only, rank_zero_warn
-
-_PATH = Union[str, "os.PathLike[str]"]
 
 
 class ExperimentWriter:
@@ -89,7 +87,7 @@ class ExperimentWriter:
                 os.remove(self.metrics_file_path)
 
 
-class CSVLogger(Logger):
+class CSVLogger(_VersionedLogger):
     r"""Log to the local file system: metrics to ``metrics.csv``, hyperparameters to ``hparams.yaml``.
 
     Files go to ``save_dir/name/version/``.
@@ -103,8 +101,6 @@ class CSVLogger(Logger):
         flush_logs_every_n_steps: write buffered rows to disk whenever ``(step + 1)`` is a multiple of this.
     """
 
-    LOGGER_JOIN_CHAR = "-"
-
     def __init__(
         self,
         save_dir: _PATH,
@@ -113,38 +109,11 @@ class CSVLogger(Logger):
         prefix: str = "",
         flush_logs_every_n_steps: int = 100,
     ) -> None:
-        super().__init__()
-        self._save_dir = os.fspath(save_dir)
-        self._name = name or ""
-        self._version = version
+        super().__init__(save_dir, name, version)
+        self._save_dir = self._root_dir  # the private name Lightning's CSVLogger (and ours before) also has
         self._prefix = prefix
         self._flush_logs_every_n_steps = flush_logs_every_n_steps
         self._experiment: Optional[ExperimentWriter] = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def version(self) -> Union[int, str]:
-        if self._version is None:
-            self._version = _next_version(self.root_dir)
-        return self._version
-
-    @property
-    def save_dir(self) -> str:
-        return self._save_dir
-
-    @property
-    def root_dir(self) -> str:
-        """``save_dir/name``: the folder holding all versions of this experiment."""
-        return os.path.join(self._save_dir, self.name)
-
-    @property
-    def log_dir(self) -> str:
-        """``root_dir/version_N`` (or ``root_dir/<version str>``)."""
-        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
-        return os.path.join(self.root_dir, version)
 
     @property
     @rank_zero_experiment

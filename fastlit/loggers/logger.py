@@ -2,6 +2,7 @@
 
 import functools
 import operator
+import os
 import statistics
 from abc import ABC, abstractmethod
 from argparse import Namespace
@@ -12,7 +13,10 @@ from typing import Any, Callable, Optional, Union
 from torch import Tensor
 from torch.nn import Module
 
+from fastlit.loggers.utilities import _next_version
 from fastlit.utilities.rank_zero import rank_zero_only
+
+_PATH = Union[str, "os.PathLike[str]"]
 
 
 class Logger(ABC):
@@ -72,6 +76,50 @@ class Logger(ABC):
 
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         """Called by the trainer after the checkpoint callback wrote a new checkpoint."""
+
+
+class _VersionedLogger(Logger):
+    """A logger that writes under ``save_dir/name/version_N``: the folder layout TensorBoardLogger and CSVLogger share.
+
+    Args:
+        save_dir: root directory for all experiments.
+        name: experiment name; ``""`` or ``None`` puts the versions directly in ``save_dir``.
+        version: ``None`` picks the next free ``version_N``; an int N gives ``version_N``; a str is used verbatim.
+    """
+
+    LOGGER_JOIN_CHAR = "-"  # between ``prefix`` and a metric name
+
+    def __init__(self, save_dir: _PATH, name: Optional[str], version: Optional[Union[int, str]]) -> None:
+        super().__init__()
+        self._root_dir = os.fspath(save_dir)
+        self._name = name or ""
+        self._version = version
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> Union[int, str]:
+        # resolved on first use, so several loggers created before any folder exists don't all claim version_0
+        if self._version is None:
+            self._version = _next_version(self.root_dir)
+        return self._version
+
+    @property
+    def save_dir(self) -> str:
+        return self._root_dir
+
+    @property
+    def root_dir(self) -> str:
+        """``save_dir/name``: the folder holding all versions of this experiment."""
+        return os.path.join(self._root_dir, self.name)
+
+    @property
+    def log_dir(self) -> str:
+        """``root_dir/version_N`` (or ``root_dir/<version str>``)."""
+        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
+        return os.path.join(self.root_dir, version)
 
 
 class _DummyExperiment:

@@ -12,14 +12,12 @@ from torch import Tensor
 from torch.nn import Module
 
 from fastlit.core.saving import save_hparams_to_yaml
-from fastlit.loggers.logger import Logger, rank_zero_experiment
-from fastlit.loggers.utilities import _add_prefix, _convert_params, _flatten_dict, _next_version, _sanitize_params
+from fastlit.loggers.logger import _PATH, _VersionedLogger, rank_zero_experiment
+from fastlit.loggers.utilities import _add_prefix, _convert_params, _flatten_dict, _sanitize_params
 from fastlit.utilities.rank_zero import rank_zero_only, rank_zero_warn
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
-
-_PATH = Union[str, "os.PathLike[str]"]
 
 
 def _tensorboard_available() -> bool:
@@ -30,7 +28,7 @@ def _tensorboardx_available() -> bool:
     return importlib.util.find_spec("tensorboardX") is not None
 
 
-class TensorBoardLogger(Logger):
+class TensorBoardLogger(_VersionedLogger):
     r"""Log to the local file system in TensorBoard format (the default logger of ``Trainer``).
 
     Files go to ``save_dir/name/version/[sub_dir/]``: the event files and ``hparams.yaml``.
@@ -48,7 +46,6 @@ class TensorBoardLogger(Logger):
     """
 
     NAME_HPARAMS_FILE = "hparams.yaml"
-    LOGGER_JOIN_CHAR = "-"
 
     def __init__(
         self,
@@ -66,10 +63,7 @@ class TensorBoardLogger(Logger):
                 "TensorBoardLogger needs `tensorboard` (or `tensorboardX`): `pip install tensorboard`,"
                 " or use `CSVLogger` / `Trainer(logger=False)`."
             )
-        super().__init__()
-        self._root_dir = os.fspath(save_dir)
-        self._name = name or ""
-        self._version = version
+        super().__init__(save_dir, name, version)
         self._sub_dir = None if sub_dir is None else os.fspath(sub_dir)
         self._default_hp_metric = default_hp_metric
         self._prefix = prefix
@@ -81,30 +75,9 @@ class TensorBoardLogger(Logger):
         self.hparams: Union[dict[str, Any], Namespace] = {}
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def version(self) -> Union[int, str]:
-        # resolved on first use, so several loggers created before any folder exists don't all claim version_0
-        if self._version is None:
-            self._version = _next_version(self.root_dir)
-        return self._version
-
-    @property
-    def save_dir(self) -> str:
-        return self._root_dir
-
-    @property
-    def root_dir(self) -> str:
-        """``save_dir/name``: the folder holding all versions of this experiment."""
-        return os.path.join(self._root_dir, self.name)
-
-    @property
     def log_dir(self) -> str:
         """``root_dir/version_N`` (or ``root_dir/<version str>``) [+ ``sub_dir``], with ``~`` and ``$VARS`` expanded."""
-        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
-        log_dir = os.path.join(self.root_dir, version)
+        log_dir = super().log_dir
         if isinstance(self.sub_dir, str):
             log_dir = os.path.join(log_dir, self.sub_dir)
         return os.path.expanduser(os.path.expandvars(log_dir))
