@@ -1,6 +1,7 @@
 """kill -9 harness: training with periodic checkpoints is SIGKILLed 20 times at seeded random moments (some in
-the middle of a checkpoint write); after each kill every ``.ckpt`` on disk loads, and resuming from the newest
-one after the last kill reaches exactly the weights of a run that was never killed.
+the middle of a checkpoint write); after each kill every ``.ckpt`` on disk loads, the killed writers' temp files
+do not pile up (the next life's ModelCheckpoint removes them), and resuming from the newest one after the last
+kill reaches exactly the weights of a run that was never killed.
 
 Children are forked from the test process (imports already done) so 20 lives fit in a few seconds.
 """
@@ -127,6 +128,13 @@ def _check_all_load(ckpt_dir: str) -> int:
     return len(names)
 
 
+def _temp_files(ckpt_dir: str, pid: int = 0) -> list:
+    """Checkpoint writers' temp files (``.<name>.tmp-<pid>-<n>``), of ``pid`` only if given."""
+    pat = re.compile(r"\..+\.ckpt\.tmp-(\d+)(-\d+)?")
+    names = os.listdir(ckpt_dir) if os.path.isdir(ckpt_dir) else []
+    return sorted(n for n in names if (m := pat.fullmatch(n)) and (not pid or int(m.group(1)) == pid))
+
+
 def test_kill9_twenty_times_then_resume_matches(tmp_path):
     rng = random.Random(1234)
     ref_root = str(tmp_path / "ref")
@@ -161,6 +169,10 @@ def test_kill9_twenty_times_then_resume_matches(tmp_path):
         assert p.exitcode == -9
         kinds[kind] += 1
         _check_all_load(ckpt_dir)
+        if kind != "random":  # killed inside a write: its temp file stays behind (until the next run's setup)
+            assert _temp_files(ckpt_dir, p.pid), f"kill {i}: no temp file of the killed writer"
+        # earlier lives' temp files were removed by this life's ModelCheckpoint.setup: they do not pile up
+        assert _temp_files(ckpt_dir) == _temp_files(ckpt_dir, p.pid), f"kill {i}: stale temp files left"
         assert not os.path.exists(os.path.join(root, "final.pt"))
     assert kinds["mid-data"] and kinds["before-rename"] and kinds["random"], kinds
     n_ckpts = _check_all_load(ckpt_dir)
@@ -172,3 +184,4 @@ def test_kill9_twenty_times_then_resume_matches(tmp_path):
     final = torch.load(os.path.join(root, "final.pt"))
     for k in ref:
         assert torch.equal(final[k], ref[k]), k
+    assert _temp_files(ckpt_dir) == []
