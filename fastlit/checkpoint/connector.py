@@ -6,6 +6,7 @@ Lightning checkpoint resumes under fastlit.
 from __future__ import annotations
 
 import random
+import sys
 from typing import Any
 
 import torch
@@ -181,11 +182,18 @@ def restore_training_state(t: Any, checkpoint: dict[str, Any]) -> None:
 
 
 def _rng_state(epoch_rng: torch.Tensor) -> dict[str, Any]:
-    """The torch RNG at the epoch's ``iter(loader)`` (its shuffle order) and every RNG now (plain types only)."""
+    """The torch RNG at the epoch's ``iter(loader)`` (its shuffle order) and every RNG now (plain types only, so
+    weights-only loading reads them)."""
     state: dict[str, Any] = {"epoch_torch_rng": epoch_rng, "torch_rng": torch.get_rng_state(),
                              "python_rng": random.getstate()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    # numpy's global RandomState, if anyone imported numpy (if not, nobody drew from it; fastlit never imports it)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        name, keys, pos, has_gauss, cached_gauss = np.random.get_state(legacy=True)
+        state["numpy_rng"] = (str(name), torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                              float(cached_gauss))
     return state
 
 
@@ -194,6 +202,13 @@ def restore_rng(state: dict[str, Any]) -> None:
     random.setstate(state["python_rng"])
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
+    if "numpy_rng" in state:
+        try:
+            import numpy as np
+        except ImportError:  # saved where numpy was in use, resumed where it is not installed: nothing draws from it
+            return
+        name, keys, pos, has_gauss, cached_gauss = state["numpy_rng"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached_gauss))
 
 
 def load_state_dict(module: torch.nn.Module, state_dict: dict[str, Any], strict: bool, source: Any) -> None:
