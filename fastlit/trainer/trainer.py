@@ -1,4 +1,9 @@
-"""``Trainer``: Lightning 2.x's arguments and entry points; the loops live in fit_loop.py and eval_loop.py."""
+"""``Trainer``: Lightning 2.x's arguments and entry points, and the run they share (set-up, loop, teardown).
+
+The rest of the class comes from mixins: properties.py (read-only views, metric dicts), checkpointing.py
+(checkpoint I/O, save/restore), configuration.py (loggers, callbacks, hook table), failures.py (the exception
+path) and optimization.py (optimizer steps). The loops live in fit_loop.py and eval_loop.py.
+"""
 from __future__ import annotations
 
 import os
