@@ -1,7 +1,9 @@
 """Reading and writing hyperparameter files (``hparams.yaml``, legacy ``tags.csv``) the way Lightning 2.x does.
 
 The YAML files are byte-compatible with Lightning's: without omegaconf installed both write ``yaml.dump(dict)``
-(sorted keys, block style); with omegaconf installed both go through ``OmegaConf.save`` first.
+(sorted keys, block style); with omegaconf installed both go through ``OmegaConf.save`` first. One deliberate
+difference: a nested ``AttributeDict`` is written as a plain mapping (Lightning writes a python tag that no safe yaml
+loader reads back); such tags in Lightning's files are read as ``AttributeDict``.
 Only local paths are supported (Lightning also accepts fsspec URLs such as ``s3://``).
 """
 
@@ -21,6 +23,20 @@ _PATH = Union[str, "os.PathLike[str]"]
 def _omegaconf_available() -> bool:
     # find_spec only looks the package up; importing omegaconf costs ~50 ms, so do that only when a file is written
     return importlib.util.find_spec("omegaconf") is not None
+
+
+def _plain_attribute_dicts(obj: Any) -> Any:
+    """Nested ``AttributeDict``s -> plain dicts: yaml would tag them ``!!python/object/new:...AttributeDict``, which
+    no safe yaml loader reads back (the plain mapping is also what the omegaconf path writes)."""
+    from fastlit.utilities.parsing import AttributeDict
+
+    if isinstance(obj, AttributeDict):
+        obj = dict(obj)
+    if type(obj) is dict:
+        return {k: _plain_attribute_dicts(v) for k, v in obj.items()}
+    if type(obj) in (list, tuple):
+        return type(obj)(_plain_attribute_dicts(v) for v in obj)
+    return obj
 
 
 def _to_plain_dict(hparams: Any) -> Any:
@@ -79,7 +95,7 @@ def save_hparams_to_yaml(config_yaml: _PATH, hparams: Union[dict, Namespace], us
     # values yaml cannot represent are dropped with a warning rather than failing the whole run
     allowed = {}
     for key, value in hparams.items():
-        value = value.name if isinstance(value, Enum) else value
+        value = value.name if isinstance(value, Enum) else _plain_attribute_dicts(value)
         try:
             yaml.dump(value)
         except (TypeError, ValueError):
@@ -88,6 +104,26 @@ def save_hparams_to_yaml(config_yaml: _PATH, hparams: Union[dict, Namespace], us
             allowed[key] = value
     with open(config_yaml, "w", newline="") as fp:
         yaml.dump(allowed, fp)
+
+
+def _hparams_loader() -> type:
+    """``yaml.FullLoader`` that also reads the ``AttributeDict`` tags Lightning (and earlier fastlit) wrote for nested
+    ``AttributeDict`` hyperparameters, as fastlit's ``AttributeDict``; everything else is refused as before."""
+    import yaml
+
+    from fastlit.checkpoint.io import _ATTRIBUTE_DICT_NAMES
+    from fastlit.utilities.parsing import AttributeDict
+
+    class Loader(yaml.FullLoader):
+        pass
+
+    def attribute_dict(loader: yaml.FullLoader, node: yaml.Node) -> AttributeDict:
+        fields = loader.construct_mapping(node, deep=True)  # {"dictitems": {...}}
+        return AttributeDict(fields.get("dictitems") or {})
+
+    for name in _ATTRIBUTE_DICT_NAMES:
+        Loader.add_constructor(f"tag:yaml.org,2002:python/object/new:{name}", attribute_dict)
+    return Loader
 
 
 def load_hparams_from_yaml(config_yaml: _PATH, use_omegaconf: bool = True) -> dict[str, Any]:
@@ -103,7 +139,7 @@ def load_hparams_from_yaml(config_yaml: _PATH, use_omegaconf: bool = True) -> di
     import yaml
 
     with open(config_yaml) as fp:
-        hparams = yaml.full_load(fp)
+        hparams = yaml.load(fp, Loader=_hparams_loader())
 
     if use_omegaconf and _omegaconf_available():
         from omegaconf import OmegaConf

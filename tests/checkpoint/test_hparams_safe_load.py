@@ -13,6 +13,7 @@ import torch
 
 import fastlit
 from fastlit.checkpoint.io import load
+from fastlit.core.saving import load_hparams_from_yaml
 from fastlit.utilities.parsing import AttributeDict
 from helpers import quiet, randn_loader
 
@@ -120,3 +121,35 @@ def test_lightning_written_attribute_dict_loads_weights_only_in_fastlit(tmp_path
     assert type(model.hparams.cfg) is AttributeDict and type(model.hparams.cfg.inner) is AttributeDict
     assert model.hparams.cfg == _nested(dict)
     assert torch.equal(model.layer.weight, pl_model.layer.weight)
+
+
+def test_nested_attribute_dict_in_hparams_yaml_reads_back(tmp_path: Any) -> None:
+    # without omegaconf, yaml would tag the nested AttributeDict with its python class, which no safe loader reads:
+    # fastlit writes a plain mapping (what the omegaconf path writes too)
+    model = _model_cls(fastlit)(_nested(AttributeDict))
+    trainer = fastlit.Trainer(**quiet(default_root_dir=str(tmp_path), max_epochs=1,
+                                      logger=fastlit.loggers.CSVLogger(str(tmp_path), name="csv")))
+    trainer.fit(model, randn_loader(8))
+    yaml_path = tmp_path / "csv" / "version_0" / "hparams.yaml"
+    assert "!!python" not in yaml_path.read_text()
+    hp = load_hparams_from_yaml(str(yaml_path))
+    assert hp["cfg"] == _nested(dict) and hp["lr"] == 0.1
+    loaded = type(model).load_from_checkpoint(trainer.checkpoint_callback.best_model_path, hparams_file=str(yaml_path))
+    assert loaded.hparams.cfg == _nested(dict)
+
+
+def test_lightning_hparams_yaml_with_attribute_dict_reads_in_fastlit(tmp_path: Any, lightning: Any) -> None:
+    from pytorch_lightning.core.saving import save_hparams_to_yaml as pl_save
+    from pytorch_lightning.utilities.parsing import AttributeDict as PLAttributeDict
+
+    path = str(tmp_path / "pl.yaml")
+    pl_save(path, {"cfg": _nested(PLAttributeDict), "lr": 0.1}, use_omegaconf=False)
+    assert "!!python/object/new:pytorch_lightning.utilities.parsing.AttributeDict" in open(path).read()
+    hp = load_hparams_from_yaml(path)
+    assert type(hp["cfg"]) is AttributeDict and type(hp["cfg"].inner) is AttributeDict
+    assert hp == {"cfg": _nested(dict), "lr": 0.1}
+    # other python tags are still refused
+    with open(path, "w") as f:
+        f.write("x: !!python/object/apply:os.getcwd []\n")
+    with pytest.raises(Exception, match="could not determine a constructor"):
+        load_hparams_from_yaml(path)
