@@ -153,3 +153,12 @@ def test_lightning_hparams_yaml_with_attribute_dict_reads_in_fastlit(tmp_path: A
         f.write("x: !!python/object/apply:os.getcwd []\n")
     with pytest.raises(Exception, match="could not determine a constructor"):
         load_hparams_from_yaml(path)
+
+
+def test_async_written_checkpoint_with_attribute_dict_loads_weights_only(tmp_path: Any) -> None:
+    model = _model_cls(fastlit)(_nested(AttributeDict))
+    trainer = fastlit.Trainer(**quiet(default_root_dir=str(tmp_path), max_epochs=1, logger=False,
+                                      async_checkpoint=True))
+    trainer.fit(model, randn_loader(8))
+    loaded = type(model).load_from_checkpoint(trainer.checkpoint_callback.best_model_path, weights_only=True)
+    assert type(loaded.hparams.cfg.inner) is AttributeDict and loaded.hparams.cfg == _nested(dict)
