@@ -2,7 +2,11 @@
 
 Per save, the training thread (1) pickles the non-tensor part (``archive.dumps``) and (2) copies every tensor
 storage into staging buffers that are allocated once and reused (pinned host memory for CUDA tensors, copied on
-a side stream). The writer — ``torch.classes.fastlit.CheckpointWriter`` from ``fastlit._C`` (csrc/io), a C++
+a side stream). With ``staging="deferred"`` (the default) and a Trainer, (2) skips the parameters and optimizer
+state: a C++ stager thread copies them while the next step's forward and backward run, and the Trainer waits
+for that copy (``_fence``) before the next optimizer step and before any hook that is not fastlit's own, the
+only places that may write to them. An in-place change the tensors' version counters see before the copy fails
+that save with an error instead of writing a mixed state. The writer — ``torch.classes.fastlit.CheckpointWriter`` from ``fastlit._C`` (csrc/io), a C++
 thread that never takes the GIL, or a Python thread with the same semantics when the extension is missing —
 writes a real ``torch.save`` archive to a temp file, fsyncs, renames it over the target and fsyncs the directory.
 
@@ -18,6 +22,7 @@ training thread's allocations are not held up); ``FASTLIT_CKPT_DIRECT=0`` makes 
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections import deque
 from typing import Any, Optional
@@ -79,10 +84,14 @@ class AsyncCheckpointIO(CheckpointIO):
         max_in_flight: saves that may be pending at once; one more waits for the oldest. Staging memory is
             ``max_in_flight`` x the checkpoint size.
         backend: ``"auto"`` (C++ writer if built, else a Python thread), ``"native"`` or ``"thread"``.
+        staging: ``"deferred"`` (default): in a Trainer's ModelCheckpoint saves, parameters and optimizer state
+            are copied by a background thread and the Trainer waits for that copy before it next writes to them
+            (optimizer step, user hooks), so a save blocks training for the pickling only; ``"eager"``: every
+            tensor is copied before ``save_checkpoint`` returns. Direct ``save_checkpoint`` calls are eager.
     """
 
     def __init__(self, checkpoint_io: Optional[CheckpointIO] = None, max_in_flight: int = 1,
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", staging: str = "deferred") -> None:
         if checkpoint_io is not None and not isinstance(checkpoint_io, CheckpointIO):
             raise TypeError(f"checkpoint_io must be a CheckpointIO, got {type(checkpoint_io).__name__}")
         if isinstance(checkpoint_io, AsyncCheckpointIO):
@@ -91,7 +100,14 @@ class AsyncCheckpointIO(CheckpointIO):
             raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
         if backend not in ("auto", "native", "thread"):
             raise ValueError(f"backend must be 'auto', 'native' or 'thread', got {backend!r}")
+        if staging not in ("deferred", "eager"):
+            raise ValueError(f"staging must be 'deferred' or 'eager', got {staging!r}")
         self._checkpoint_io = checkpoint_io
+        self.staging = staging
+        self._staging = False  # a deferred copy may still be running: _fence must wait before writes to sources
+        self.blocked_s = 0.0   # seconds the calling thread spent in save_checkpoint and in fences
+        self.num_saves = 0
+        self.num_deferred = 0  # saves whose parameter/optimizer-state copy ran after the call returned
         self.max_in_flight = int(max_in_flight)
         self._backend = backend
         self._writer: Any = None
@@ -118,6 +134,16 @@ class AsyncCheckpointIO(CheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Optional[Any] = None) -> None:
         """Snapshot ``checkpoint`` and queue its write to ``path``; raises an earlier save's error first."""
+        self._save(checkpoint, path, storage_options, None)
+
+    def _save(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Optional[Any],
+              mutable: Optional[set[int]]) -> None:
+        """``save_checkpoint``; the storages (by data_ptr) in ``mutable`` may be copied after the call returns.
+
+        The Trainer passes its parameters' and optimizer state's storages and then calls ``_fence`` before it
+        (or a user hook) may write to them.
+        """
+        t0 = time.perf_counter()
         self.raise_if_failed()
         native = self._native_format()
         if native:  # a local file written by fastlit's writer (a custom plugin gets the path as given)
@@ -128,13 +154,30 @@ class AsyncCheckpointIO(CheckpointIO):
         pkl, keys, tensors = archive.dumps(checkpoint)
         writer = self._get_writer()
         pkl_t = torch.frombuffer(bytearray(pkl), dtype=torch.uint8) if pkl else torch.empty(0, dtype=torch.uint8)
-        if native:
+        deferred = [i for i, t in enumerate(tensors) if t.untyped_storage().data_ptr() in mutable] \
+            if mutable and self.staging == "deferred" and isinstance(writer, torch.ScriptObject) else None
+        if deferred:
+            writer.save_deferred(path, pkl_t, keys, tensors, deferred)
+            self._staging = True
+            self.num_deferred += 1
+        elif native:
             writer.save(path, pkl_t, keys, tensors)
         else:
             inner = self._checkpoint_io
             writer.save(path, pkl_t, keys, tensors,
                         lambda ckpt, p: inner.save_checkpoint(ckpt, p, storage_options=storage_options))
         self._unsettled = True
+        self.num_saves += 1
+        self.blocked_s += time.perf_counter() - t0
+
+    def _fence(self, *_: Any) -> None:
+        """Wait for the deferred copies of the last saves (free when there are none): call before writing to
+        parameters or optimizer state."""
+        if self._staging:
+            t0 = time.perf_counter()
+            self._writer.wait_staged()
+            self._staging = False
+            self.blocked_s += time.perf_counter() - t0
 
     def remove_checkpoint(self, path: _PATH) -> None:
         """Remove ``path`` once the writes queued so far are durable (kept if the last of them failed)."""
@@ -158,7 +201,7 @@ class AsyncCheckpointIO(CheckpointIO):
         """Block until every queued save/removal is done; raise the first error."""
         if self._writer is not None:
             self._writer.wait(-1)
-            self._unsettled = False
+            self._unsettled = self._staging = False
         self.raise_if_failed()
 
     @property
@@ -205,7 +248,7 @@ class AsyncCheckpointIO(CheckpointIO):
                 break
             errors.append(err)
         writer.close()
-        self._unsettled = False
+        self._unsettled = self._staging = False
         if errors:
             self._writer = _Failed(errors)
             try:
