@@ -450,7 +450,8 @@ class ModelCheckpoint(Checkpoint):
         self._save_monitor_checkpoint(trainer, candidates)
 
     def _save_checkpoint(self, trainer: Any, filepath: str) -> None:
-        trainer.save_checkpoint(filepath, self.save_weights_only)
+        # deferred: with AsyncCheckpointIO, parameters and optimizer state may be copied after this returns
+        trainer._save_checkpoint(filepath, self.save_weights_only, deferred=True)
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath
         if trainer.is_global_zero:

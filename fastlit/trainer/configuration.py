@@ -97,6 +97,11 @@ class ConfigurationMixin:
         from fastlit.callbacks.early_stopping import EarlyStopping
 
         module = self.lightning_module
+        # AsyncCheckpointIO(staging="deferred"): a save's parameter/optimizer-state copy may still be running
+        # after it returns; code we do not own (user hooks) waits for it first, as the optimizer step does.
+        io = self._checkpoint_io
+        fence = io._fence if getattr(io, "staging", None) == "deferred" else None
+        self._ckpt_fence = fence
         table: dict[str, tuple] = {}
         for name in _RUN_HOOKS:
             fns: list[Callable] = []
@@ -107,14 +112,19 @@ class ConfigurationMixin:
                     if self._profiling:
                         fn = self._profiled(f"[Callback]{cb.state_key}.{name}", fn)
                     # monitoring callbacks see the module's epoch-end logging (Lightning's order)
-                    (late if name == "on_train_epoch_end" and isinstance(cb, (Checkpoint, EarlyStopping)) else fns).append(fn)
+                    dest = late if name == "on_train_epoch_end" and isinstance(cb, (Checkpoint, EarlyStopping)) else fns
+                    if fence is not None and not _reads_only(cb):
+                        dest.append(fence)
+                    dest.append(fn)
             if name not in _CALLBACK_ONLY and is_overridden(name, module, LightningModule):
                 fn = getattr(module, name)
                 if self._profiling:
                     fn = self._profiled(f"[LightningModule]{type(module).__name__}.{name}", fn)
+                if fence is not None:
+                    fns.append(fence)
                 fns.append(fn)
             table[name] = tuple(fns + late)
-        poll = getattr(self._checkpoint_io, "_poll", None)  # async checkpoints: a failed write raises at the next step
+        poll = getattr(io, "_poll", None)  # async checkpoints: a failed write raises at the next step
         if poll is not None:
             table["on_train_batch_start"] += (poll,)
         self._hooks = table
@@ -146,6 +156,14 @@ class ConfigurationMixin:
         """Call ``name`` on every callback (for hooks outside the per-run table: setup, teardown, ...)."""
         for cb in self.callbacks:
             getattr(cb, name)(self, self.lightning_module, *args, **kwargs)
+
+
+def _reads_only(cb: Callback) -> bool:
+    """Callbacks of fastlit's own classes never write to parameters or optimizer state (LambdaCallback runs user
+    functions and the finders train trial runs, so they do not count); a subclass may, so it does not count."""
+    cls = type(cb)
+    return cls.__module__.startswith("fastlit.callbacks.") and cls.__name__ not in (
+        "LambdaCallback", "BatchSizeFinder", "LearningRateFinder")
 
 
 def _checkpoints_last(cbs: list[Callback]) -> list[Callback]:

@@ -237,6 +237,7 @@ def _train_epoch(t: Any) -> None:
     val_every = t.val_check_batch
     max_steps = t.max_steps
     prof = t.profiler if t._profiling else None
+    fence = t._ckpt_fence  # a deferred checkpoint copy must finish before the step writes to what it copies
     skip = t._resume_skip_batches
     t._resume_skip_batches = 0
     module._current_fx_name = "training_step"
@@ -275,6 +276,8 @@ def _train_epoch(t: Any) -> None:
             prof.start("run_training_batch")
         step_now = automatic and ((batch_idx + 1) % accum == 0 or is_last)
         if not automatic:
+            if fence is not None:  # manual optimization: the step may call optimizer.step() anywhere
+                fence()
             if mixed is None:
                 out = train_step(batch, batch_idx)
             else:
@@ -283,6 +286,8 @@ def _train_epoch(t: Any) -> None:
         elif closure is not None:
             closure.batch, closure.batch_idx, closure.zero_grad = batch, batch_idx, batch_idx % accum == 0
             if step_now:
+                if fence is not None:
+                    fence()
                 module._current_fx_name = "optimizer_step"
                 module.optimizer_step(epoch, batch_idx, lopt, closure)
                 module._current_fx_name = "training_step"
@@ -310,6 +315,8 @@ def _train_epoch(t: Any) -> None:
                 else:
                     loss.backward()
             if step_now:
+                if fence is not None:
+                    fence()
                 if plain_step and not h_pre_step:
                     optimizer.step()
                 else:

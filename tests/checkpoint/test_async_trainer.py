@@ -118,3 +118,88 @@ def test_lightning_reads_async_checkpoints(tmp_path, lightning):
 
     _fit(lightning, str(tmp_path / "pl"), plugins=[LAsync()])
     assert sorted(os.listdir(tmp_path / "pl" / "checkpoints")) == sorted(os.listdir(tmp_path / "checkpoints"))
+
+
+# ------------------------------------------------------------------ deferred staging (the default) inside fits
+class _MutatesAfterSave(fastlit.Callback):
+    """Writes to the weights through ``.data`` (invisible to version counters) at the next batch start: only the
+    Trainer's fence before user hooks keeps that out of a checkpoint whose copy is still pending."""
+
+    def on_train_batch_start(self, trainer: Any, module: Any, batch: Any, batch_idx: int) -> None:
+        module.layer.weight.data.mul_(0.5)
+
+
+def _module_hook_model(pl: Any) -> Any:
+    class M(models(pl).BoringModel):
+        def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+            self.layer.bias.data.add_(1.0)  # runs after ModelCheckpoint's save of this batch
+
+    return M()
+
+
+def _manual_model(pl: Any) -> Any:
+    class M(models(pl).BoringModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            opt = self.optimizers()
+            opt.zero_grad()
+            loss = self.loss(batch)
+            self.manual_backward(loss)
+            opt.step()
+            return loss
+
+    return M()
+
+
+@pytest.mark.skipif(async_io._native_class()[0] is None, reason="the C++ writer (fastlit._C) is not built")
+@pytest.mark.parametrize("case", ["plain", "adam_accumulate", "user_callback", "module_hook", "manual"])
+def test_deferred_copies_are_fenced_before_every_write(tmp_path, monkeypatch, case):
+    # The stager sleeps before each copy, so any write to parameters/optimizer state that the Trainer does not
+    # fence lands in the file (or fails the save); the checkpoints must equal synchronous saving's.
+    def run(root: str, async_: bool) -> Any:
+        torch.manual_seed(0)
+        model = {"module_hook": _module_hook_model, "manual": _manual_model}.get(case, lambda pl: models(pl).BoringModel())(fastlit)
+        if case == "adam_accumulate":
+            model.configure_optimizers = lambda: torch.optim.Adam(model.parameters(), lr=0.01)
+        cbs = [ModelCheckpoint(every_n_train_steps=1, save_top_k=-1, filename="{step}")]
+        if case == "user_callback":
+            cbs.insert(0, _MutatesAfterSave())
+        trainer = fastlit.Trainer(**quiet(default_root_dir=root, max_epochs=2, logger=False, callbacks=cbs,
+                                          fused_optimizer=False, async_checkpoint=async_,
+                                          accumulate_grad_batches=2 if case == "adam_accumulate" else 1))
+        trainer.fit(model, randn_loader(16), randn_loader(8))
+        return trainer
+
+    sync = run(str(tmp_path / "sync"), False)
+    monkeypatch.setenv("FASTLIT_CKPT_TEST_STAGE_DELAY_MS", "30")
+    trainer = run(str(tmp_path / "async"), True)
+    io = trainer._checkpoint_io
+    assert io.num_deferred == io.num_saves > 0  # every ModelCheckpoint save left its big copy to the stager
+    a, s = _contents(str(tmp_path / "async")), _contents(str(tmp_path / "sync"))
+    assert sorted(a) == sorted(s) and len(a) == sync.global_step
+    for f in a:
+        for k, v in s[f]["state_dict"].items():
+            assert torch.equal(a[f]["state_dict"][k], v), (f, k)
+        assert str(a[f]["optimizer_states"]) == str(s[f]["optimizer_states"]), f
+
+
+@pytest.mark.skipif(async_io._native_class()[0] is None, reason="the C++ writer (fastlit._C) is not built")
+def test_user_save_checkpoint_during_fit_is_not_deferred(tmp_path):
+    # trainer.save_checkpoint from user code is followed by more user code: it copies everything in the call.
+    class SavesThenWrites(fastlit.Callback):
+        def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
+            trainer.save_checkpoint(str(tmp_path / f"user-{trainer.current_epoch}.ckpt"))
+            self.expected = module.layer.weight.detach().clone()
+            module.layer.weight.data.zero_()
+
+    cb = SavesThenWrites()
+    torch.manual_seed(0)
+    trainer = fastlit.Trainer(**quiet(default_root_dir=str(tmp_path), max_epochs=1, logger=False, callbacks=[cb],
+                                      enable_checkpointing=False, async_checkpoint=True))
+    trainer.fit(models(fastlit).BoringModel(), randn_loader(16))
+    assert trainer._checkpoint_io.num_deferred == 0
+    saved = torch.load(tmp_path / "user-0.ckpt", weights_only=True)["state_dict"]["layer.weight"]
+    assert torch.equal(saved, cb.expected)
