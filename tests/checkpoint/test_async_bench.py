@@ -21,5 +21,6 @@ def test_checkpoint_suite_small(tmp_path):
 def test_checkpoint_training_part_small(tmp_path):
     t = checkpoint.run_training(str(tmp_path), steps=6, every=2, hidden=16, layers=2, batch=4, repeats=1)
     assert set(t["ms_per_step"]) == {"none", "sync", "async"} and all(v > 0 for v in t["ms_per_step"].values())
-    assert t["async_vs_none"] > 0
+    assert t["async_vs_none"] > 0 and t["async_vs_none_paired"] > 0
+    assert 0 < t["blocked_ms_per_save"] and 0 < t["torch_save_ms"] and t["blocked_vs_torch_save"] > 0
     assert "training loop" in checkpoint.format_table({"sizes": [], "training": t})
