@@ -84,7 +84,6 @@ void stage_copy(char* dst, const char* src, size_t n) {
   std::memcpy(dst, src, n);
 }
 
-
 struct Record {
   std::string name;
   int64_t offset;
@@ -95,10 +94,10 @@ struct Record {
 // in Python may own its PyObject once Python dropped it, and freeing that needs the GIL, which the stager never
 // takes. Even the storage reference is released on the caller's thread (CheckpointWriter::released_).
 struct Lazy {
-  size_t index;             // into Job::records
+  size_t index;  // into Job::records
   c10::Storage storage;
   c10::VariableVersion counter;
-  uint32_t version;         // at the save call
+  uint32_t version;  // at the save call
 };
 
 struct Job {

@@ -25,7 +25,7 @@ import os
 import time
 import warnings
 from collections import deque
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Union
 
 import torch
 
@@ -137,8 +137,9 @@ class AsyncCheckpointIO(CheckpointIO):
         self._save(checkpoint, path, storage_options, None)
 
     def _save(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Optional[Any],
-              mutable: Optional[set[int]]) -> None:
-        """``save_checkpoint``; the storages (by data_ptr) in ``mutable`` may be copied after the call returns.
+              mutable: Union[None, set[int], Callable[[], set[int]]]) -> None:
+        """``save_checkpoint``; the storages (by data_ptr) in ``mutable`` (or that it returns, timed as part of
+        the save) may be copied after the call returns.
 
         The Trainer passes its parameters' and optimizer state's storages and then calls ``_fence`` before it
         (or a user hook) may write to them.
@@ -153,6 +154,8 @@ class AsyncCheckpointIO(CheckpointIO):
             os.makedirs(os.path.dirname(path), exist_ok=True)
         pkl, keys, tensors = archive.dumps(checkpoint)
         writer = self._get_writer()
+        if callable(mutable):
+            mutable = mutable()
         pkl_t = torch.frombuffer(bytearray(pkl), dtype=torch.uint8) if pkl else torch.empty(0, dtype=torch.uint8)
         deferred = [i for i, t in enumerate(tensors) if t.untyped_storage().data_ptr() in mutable] \
             if mutable and self.staging == "deferred" and isinstance(writer, torch.ScriptObject) else None

@@ -50,7 +50,7 @@ class CheckpointingMixin:
         checkpoint = ckpt_connector.dump_checkpoint(self, weights_only)
         if self.is_global_zero:
             if deferred and self._ckpt_fence is not None:
-                self._checkpoint_io._save(checkpoint, filepath, storage_options, self._step_written_storages())
+                self._checkpoint_io._save(checkpoint, filepath, storage_options, self._step_written_storages)
             else:
                 self._checkpoint_io.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
             if self.state.status != TrainerStatus.RUNNING and hasattr(self._checkpoint_io, "wait"):

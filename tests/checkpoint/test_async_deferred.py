@@ -15,7 +15,7 @@ import torch
 
 from fastlit.checkpoint import async_io
 from fastlit.checkpoint.async_io import AsyncCheckpointIO
-from tests.checkpoint.test_async_io import _assert_same, _state
+from test_async_io import _assert_same, _state
 
 NATIVE = async_io._native_class()[0] is not None
 native_only = pytest.mark.skipif(not NATIVE, reason="the C++ writer (fastlit._C) is not built")
