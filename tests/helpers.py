@@ -167,7 +167,23 @@ def models(pl: Any) -> SimpleNamespace:
         def configure_optimizers(self) -> Any:
             return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
-    return SimpleNamespace(BoringModel=BoringModel, LitAutoEncoder=LitAutoEncoder, Classifier=Classifier)
+    class ManualBoringModel(BoringModel):
+        """BoringModel with manual optimization: zero_grad, manual_backward, step in ``training_step``."""
+
+        def __init__(self, dim: int = 8, lr: float = 0.1) -> None:
+            super().__init__(dim, lr)
+            self.automatic_optimization = False
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            opt = self.optimizers()
+            opt.zero_grad()
+            loss = self.loss(batch)
+            self.manual_backward(loss)
+            opt.step()
+            return loss
+
+    return SimpleNamespace(BoringModel=BoringModel, ManualBoringModel=ManualBoringModel,
+                           LitAutoEncoder=LitAutoEncoder, Classifier=Classifier)
 
 
 def quiet(**kw: Any) -> dict[str, Any]:

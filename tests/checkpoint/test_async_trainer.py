@@ -137,23 +137,6 @@ def _module_hook_model(pl: Any) -> Any:
     return M()
 
 
-def _manual_model(pl: Any) -> Any:
-    class M(models(pl).BoringModel):
-        def __init__(self) -> None:
-            super().__init__()
-            self.automatic_optimization = False
-
-        def training_step(self, batch: Any, batch_idx: int) -> Any:
-            opt = self.optimizers()
-            opt.zero_grad()
-            loss = self.loss(batch)
-            self.manual_backward(loss)
-            opt.step()
-            return loss
-
-    return M()
-
-
 @pytest.mark.skipif(async_io._native_class()[0] is None, reason="the C++ writer (fastlit._C) is not built")
 @pytest.mark.parametrize("case", ["plain", "adam_accumulate", "user_callback", "module_hook", "manual"])
 def test_deferred_copies_are_fenced_before_every_write(tmp_path, monkeypatch, case):
@@ -161,7 +144,8 @@ def test_deferred_copies_are_fenced_before_every_write(tmp_path, monkeypatch, ca
     # fence lands in the file (or fails the save); the checkpoints must equal synchronous saving's.
     def run(root: str, async_: bool) -> Any:
         torch.manual_seed(0)
-        model = {"module_hook": _module_hook_model, "manual": _manual_model}.get(case, lambda pl: models(pl).BoringModel())(fastlit)
+        model = {"module_hook": _module_hook_model, "manual": lambda pl: models(pl).ManualBoringModel()}.get(
+            case, lambda pl: models(pl).BoringModel())(fastlit)
         if case == "adam_accumulate":
             model.configure_optimizers = lambda: torch.optim.Adam(model.parameters(), lr=0.01)
         cbs = [ModelCheckpoint(every_n_train_steps=1, save_top_k=-1, filename="{step}")]
