@@ -115,6 +115,7 @@ struct ZipEntry {
   std::string name;  // without the "archive/" prefix
   const char* data;
   uint64_t size;
+  int64_t crc = -1;  // the data's CRC-32 when the caller already has it (computed while staging), else -1
 };
 
 class ZipWriter {
@@ -213,8 +214,8 @@ class ZipWriter {
 
   void compute_crcs(const std::vector<ZipEntry>& entries) {
     for (size_t i = 0; i < entries.size() && !abort_; ++i) {
-      uint32_t c = 0;
-      for (uint64_t off = 0; off < entries[i].size && !abort_; off += kChunk)
+      uint32_t c = entries[i].crc >= 0 ? static_cast<uint32_t>(entries[i].crc) : 0;
+      for (uint64_t off = 0; entries[i].crc < 0 && off < entries[i].size && !abort_; off += kChunk)
         c = crc32(c, entries[i].data + off, std::min<uint64_t>(kChunk, entries[i].size - off));
       std::lock_guard<std::mutex> lock(mu_);
       crcs_[i] = c;

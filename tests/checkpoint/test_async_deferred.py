@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import pytest
 import torch
@@ -60,6 +61,7 @@ def test_deferred_save_writes_the_state_at_the_call(tmp_path):
     _mutate(state)  # after the fence: must not reach the file
     io.wait()
     _assert_same(_load(tmp_path / "a.ckpt"), ref)
+    assert zipfile.ZipFile(tmp_path / "a.ckpt").testzip() is None  # CRCs the stager computed while copying
     assert io.num_saves == 1 and io.blocked_s > 0
     io.teardown()
 
@@ -76,6 +78,7 @@ def test_deferred_save_returns_before_the_big_copy(tmp_path, monkeypatch):
     io.wait()
     assert all(torch.equal(v, torch.full((1 << 18,), float(i)))
                for i, v in enumerate(_load(tmp_path / "b.ckpt")["state_dict"].values()))
+    assert zipfile.ZipFile(tmp_path / "b.ckpt").testzip() is None  # 1 MiB records: CRCs over 4 chunks
     io.teardown()
 
 
