@@ -187,3 +187,16 @@ def test_user_save_checkpoint_during_fit_is_not_deferred(tmp_path):
     assert trainer._checkpoint_io.num_deferred == 0
     saved = torch.load(tmp_path / "user-0.ckpt", weights_only=True)["state_dict"]["layer.weight"]
     assert torch.equal(saved, cb.expected)
+
+
+def test_python_thread_writer_in_a_fit_copies_eagerly(tmp_path):
+    # Without the C++ writer (here forced) nothing is deferred and the fences cost nothing; same files as sync.
+    sync_trainer, _ = _fit(fastlit, str(tmp_path / "sync"))
+    trainer, _ = _fit(fastlit, str(tmp_path / "thread"), plugins=[AsyncCheckpointIO(backend="thread")])
+    io = trainer._checkpoint_io
+    assert io.num_saves > 0 and io.num_deferred == 0 and trainer._ckpt_fence is not None
+    a, s = _contents(str(tmp_path / "thread")), _contents(str(tmp_path / "sync"))
+    assert sorted(a) == sorted(s)
+    for f in a:
+        for k, v in s[f]["state_dict"].items():
+            assert torch.equal(a[f]["state_dict"][k], v)
