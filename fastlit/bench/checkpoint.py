@@ -173,11 +173,11 @@ def run_training(directory: str, steps: int = 45, every: int = 10, hidden: int =
                  batch: int = 64, repeats: int = 3, backend: str = "auto", mb: int = 200) -> dict[str, Any]:
     """ms/step of an MLP + Adam fit with ModelCheckpoint every ``every`` steps: none vs sync vs async.
 
-    ``layers`` defaults to what makes an ``mb`` MiB checkpoint (weights + Adam's two moments). Steady state: the clock starts after the
-    first checkpoint (whose staging buffers are allocated and touched for the first time) and stops when the
-    last step ends, before ``fit`` waits for the last write. Also per save, in that window: the time the
-    training thread was blocked by the async plugin (its save call plus the waits for deferred copies before
-    optimizer steps), against ``torch.save`` of the same checkpoint timed in the same run.
+    ``layers`` defaults to what makes an ``mb`` MiB checkpoint (weights + Adam's two moments). Steady state:
+    the clock starts after the first checkpoint (whose staging buffers are allocated and touched for the first
+    time) and stops when the last step ends, before ``fit`` waits for the last write. Also per save, in that
+    window: the time the training thread was blocked by the async plugin (its save call plus the waits for
+    deferred copies before optimizer steps), against ``torch.save`` of the same checkpoint timed in the same run.
     """
     import fastlit
     from fastlit.callbacks import Callback, ModelCheckpoint

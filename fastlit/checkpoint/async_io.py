@@ -6,9 +6,10 @@ a side stream). With ``staging="deferred"`` (the default) and a Trainer, (2) ski
 state: a C++ stager thread copies them while the next step's forward and backward run, and the Trainer waits
 for that copy (``_fence``) before the next optimizer step and before any hook that is not fastlit's own, the
 only places that may write to them. An in-place change the tensors' version counters see before the copy fails
-that save with an error instead of writing a mixed state. The writer — ``torch.classes.fastlit.CheckpointWriter`` from ``fastlit._C`` (csrc/io), a C++
-thread that never takes the GIL, or a Python thread with the same semantics when the extension is missing —
-writes a real ``torch.save`` archive to a temp file, fsyncs, renames it over the target and fsyncs the directory.
+that save with an error instead of writing a mixed state. The writer (``torch.classes.fastlit.CheckpointWriter``
+from ``fastlit._C``, csrc/io: C++ threads that never take the GIL; or a Python thread with the same semantics,
+copying eagerly, when the extension is missing) writes a real ``torch.save`` archive to a temp file, fsyncs,
+renames it over the target and fsyncs the directory.
 
 Guarantees: what is written is the state at the call; a checkpoint path holds a complete file or nothing; at
 most ``max_in_flight`` saves are pending (a further save waits), so staging memory is bounded by

@@ -57,8 +57,8 @@ def test_cuda_fit_with_async_checkpoint_matches_sync(tmp_path):
 
     def run(root: str, async_: bool) -> dict:
         torch.manual_seed(0)
-        trainer = fastlit.Trainer(**quiet(default_root_dir=str(tmp_path / root), max_epochs=2, logger=False, accelerator="gpu",
-                                          devices=1, async_checkpoint=async_,
+        trainer = fastlit.Trainer(**quiet(default_root_dir=str(tmp_path / root), max_epochs=2, logger=False,
+                                          accelerator="gpu", devices=1, async_checkpoint=async_,
                                           callbacks=[ModelCheckpoint(every_n_train_steps=1, save_top_k=-1,
                                                                      filename="{step}")]))
         trainer.fit(models(fastlit).BoringModel(), randn_loader(16), randn_loader(8))
