@@ -413,14 +413,16 @@ import os, sys, torch
 if os.environ.get("FASTLIT_IO_DEV_LIB"):
     torch.ops.load_library(os.environ["FASTLIT_IO_DEV_LIB"])
 from fastlit.checkpoint.async_io import AsyncCheckpointIO
-d = sys.argv[1]
+d, deferred = sys.argv[1], sys.argv[3] == "deferred"
 ckio = AsyncCheckpointIO(backend=sys.argv[2])
 w = torch.zeros(1 << 21)  # 8 MB
+mutable = {w.untyped_storage().data_ptr()} if deferred else None  # deferred: the stager copies w (Trainer path)
 print("ready", flush=True)
 for i in range(1, 1 << 30):
+    ckio._fence()  # what the Trainer does before the optimizer step writes to deferred sources
     w.fill_(i)
-    ckio.save_checkpoint({"step": i, "w": w, "meta": {"i": i}}, os.path.join(d, f"ckpt-{i % 3}.ckpt"))
-    ckio.save_checkpoint({"step": i, "w": w, "meta": {"i": i}}, os.path.join(d, "last.ckpt"))
+    ckio._save({"step": i, "w": w, "meta": {"i": i}}, os.path.join(d, f"ckpt-{i % 3}.ckpt"), None, mutable)
+    ckio._save({"step": i, "w": w, "meta": {"i": i}}, os.path.join(d, "last.ckpt"), None, mutable)
     if i % 2 == 0:
         ckio.wait()
         print("durable", i, flush=True)
@@ -437,7 +439,8 @@ def test_sigkill_during_writes_never_leaves_a_broken_checkpoint(tmp_path, backen
     for run in range(runs):
         d = tmp_path / f"run{run}"
         d.mkdir()
-        proc = subprocess.Popen([sys.executable, "-c", _CHILD_KILL, str(d), backend], stdout=subprocess.PIPE,
+        mode = "deferred" if run % 2 else "eager"  # half the kills hit the stager thread's copies
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD_KILL, str(d), backend, mode], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
         time.sleep(rng.uniform(0.0, 0.8))  # a random moment: staging, writing, fsync or rename
