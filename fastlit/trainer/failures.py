@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from fastlit.core.module import LightningModule
 from fastlit.trainer.states import TrainerStatus
-from fastlit.utilities.exceptions import _TunerExitException
+from fastlit.utilities.exceptions import SIGTERMException, _TunerExitException
 from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import rank_zero_info
 
@@ -37,7 +37,7 @@ class FailureMixin:
             raise
         except BaseException as e:
             self._interrupt(e)
-            if self.world_size > 1:
+            if self.world_size > 1 and not isinstance(e, SIGTERMException):  # SIGTERM: every rank agreed to stop
                 self._raise_distributed(e)
             from fastlit.trainer.errors import explain
 

@@ -238,6 +238,7 @@ def _train_epoch(t: Any) -> None:
     max_steps = t.max_steps
     prof = t.profiler if t._profiling else None
     fence = t._ckpt_fence  # a deferred checkpoint copy must finish before the step writes to what it copies
+    vote = t._stop_vote  # DDP with signal handlers: the ranks agree on a stop after each batch
     skip = t._resume_skip_batches
     t._resume_skip_batches = 0
     module._current_fx_name = "training_step"
@@ -349,6 +350,8 @@ def _train_epoch(t: Any) -> None:
             eval_loop.run_validation_in_fit(t, accumulating=not stepped and automatic)
         if stepped:
             t._batches_that_stepped += 1
+        if vote is not None:
+            vote.poll()
         if t.should_stop:
             for lg in t.loggers:
                 lg.save()

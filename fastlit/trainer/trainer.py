@@ -106,6 +106,7 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         self.state = TrainerState()
         self.should_stop = False
         self._stop_signal: Optional[int] = None  # set by fastlit.trainer.signals during fit
+        self._stop_vote: Optional[Any] = None  # DDP: signals.StopVote during fit
         self._skipped_dev: Optional[torch.Tensor] = None  # fp16 steps the loss scaler skipped (on the device)
         self.sanity_checking = False
         self._ckpt_path: Optional[str] = None

@@ -5,6 +5,7 @@ Each rank writes what it observed to OUT_DIR/rank<R>.json so the test can compar
 import json
 import os
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,11 @@ class Net(pl.LightningModule):
         self.fail_rank = fail_rank
 
     def training_step(self, b, i):
+        if os.environ.get("TEST_SLEEP"):  # the signal test: slow steps, rank 0 reports progress
+            time.sleep(float(os.environ["TEST_SLEEP"]))
+            if self.global_rank == 0:
+                with open(os.path.join(out_dir, "progress"), "w") as f:
+                    f.write(str(self.global_step))
         if self.global_rank == self.fail_rank and self.global_step == 2:
             raise ValueError(f"boom on rank {self.global_rank}")
         x, y = b

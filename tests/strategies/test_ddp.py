@@ -80,3 +80,68 @@ def test_failing_rank_stops_the_run_with_its_error(tmp_path):
     assert "boom on rank 1" in proc.stderr
     assert seconds < 120
     assert not _ranks(tmp_path)  # nobody finished
+
+
+@pytest.mark.parametrize("launcher", [None, "torchrun"])
+def test_sigterm_stops_every_rank_after_the_same_step_and_the_run_resumes_exactly(tmp_path, launcher):
+    # Self-launched: SIGTERM reaches rank 0 only (the script the user started); torchrun forwards it to all ranks.
+    import signal
+
+    ref, run, resume = tmp_path / "ref", tmp_path / "run", tmp_path / "resume"
+    for d in (ref, run, resume):
+        d.mkdir()
+    proc, _ = _run(ref, launcher=launcher)
+    assert proc.returncode == 0, proc.stderr[-12000:]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR",
+                                                              "MASTER_PORT", "FASTLIT_DDP_ERRDIR")}
+    cmd = [sys.executable, SCRIPT, str(run), "fit"]
+    if launcher == "torchrun":
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--master-port=0",
+               "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0", SCRIPT, str(run), "fit"]
+    p = subprocess.Popen(cmd, env=dict(env, TEST_SLEEP="0.3"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.monotonic() + 120
+    while p.poll() is None and time.monotonic() < deadline:
+        try:
+            if int(open(run / "progress").read() or 0) >= 2:
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    assert p.poll() is None, p.communicate()
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=180)
+    assert p.returncode != 0 and "stopped by SIGTERM at step" in err, err[-3000:]
+    assert "failed, so rank" not in err  # an agreed stop, not reported as a rank failure
+    (ckpt,) = glob.glob(str(run / "**" / "interrupted.ckpt"), recursive=True)
+    step = torch.load(ckpt, weights_only=True)["global_step"]
+    assert 2 <= step < 8  # mid-run
+    assert not _ranks(run)  # fit raised on every rank
+    proc, _ = _run(resume, launcher=launcher, TEST_CKPT=ckpt)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got, want = _ranks(resume), _ranks(ref)
+    assert got[0]["global_step"] == got[1]["global_step"] == want[0]["global_step"] == 8
+    for a, b in zip(got[0]["weights"], want[0]["weights"]):
+        assert torch.allclose(torch.tensor(a), torch.tensor(b), atol=1e-6)
+    assert got[0]["weights"] == got[1]["weights"]
+
+
+def test_ctrl_c_in_the_terminal_stops_all_ranks_with_one_checkpoint(tmp_path):
+    # A terminal's Ctrl-C sends SIGINT to the whole process group: every rank notes it; they agree and stop together.
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR",
+                                                              "MASTER_PORT", "FASTLIT_DDP_ERRDIR")}
+    p = subprocess.Popen([sys.executable, SCRIPT, str(tmp_path), "fit"], env=dict(env, TEST_SLEEP="0.3"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while p.poll() is None and time.monotonic() < deadline and not (tmp_path / "progress").exists():
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert p.poll() is None, p.communicate()
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=180)
+    assert p.returncode != 0 and "stopped by Ctrl-C at step" in err, err[-3000:]
+    assert "failed, so rank" not in err and "Traceback" not in err
+    (ckpt,) = glob.glob(str(tmp_path / "**" / "interrupted.ckpt"), recursive=True)
+    assert torch.load(ckpt, weights_only=True)["global_step"] < 8
