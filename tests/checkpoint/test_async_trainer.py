@@ -138,7 +138,8 @@ def _module_hook_model(pl: Any) -> Any:
 
 
 @pytest.mark.skipif(async_io._native_class()[0] is None, reason="the C++ writer (fastlit._C) is not built")
-@pytest.mark.parametrize("case", ["plain", "adam_accumulate", "user_callback", "module_hook", "manual"])
+@pytest.mark.parametrize("case", ["plain", "adam_accumulate", "fused_adam_clip", "user_callback", "module_hook",
+                                  "manual"])
 def test_deferred_copies_are_fenced_before_every_write(tmp_path, monkeypatch, case):
     # The stager sleeps before each copy, so any write to parameters/optimizer state that the Trainer does not
     # fence lands in the file (or fails the save); the checkpoints must equal synchronous saving's.
@@ -146,13 +147,14 @@ def test_deferred_copies_are_fenced_before_every_write(tmp_path, monkeypatch, ca
         torch.manual_seed(0)
         model = {"module_hook": _module_hook_model, "manual": lambda pl: models(pl).ManualBoringModel()}.get(
             case, lambda pl: models(pl).BoringModel())(fastlit)
-        if case == "adam_accumulate":
+        if case in ("adam_accumulate", "fused_adam_clip"):
             model.configure_optimizers = lambda: torch.optim.Adam(model.parameters(), lr=0.01)
         cbs = [ModelCheckpoint(every_n_train_steps=1, save_top_k=-1, filename="{step}")]
         if case == "user_callback":
             cbs.insert(0, _MutatesAfterSave())
         trainer = fastlit.Trainer(**quiet(default_root_dir=root, max_epochs=2, logger=False, callbacks=cbs,
-                                          fused_optimizer=False, async_checkpoint=async_,
+                                          fused_optimizer=case == "fused_adam_clip", async_checkpoint=async_,
+                                          gradient_clip_val=0.5 if case == "fused_adam_clip" else None,
                                           accumulate_grad_batches=2 if case == "adam_accumulate" else 1))
         trainer.fit(model, randn_loader(16), randn_loader(8))
         return trainer
