@@ -52,7 +52,7 @@ g = torch.Generator().manual_seed(1)
 data = TensorDataset(torch.randn(64, 8, generator=g), torch.randn(64, 1, generator=g))
 kwargs = dict(max_epochs=2, accelerator="cpu", devices=devices, enable_progress_bar=False,
               enable_model_summary=False, default_root_dir=out_dir,
-              fused_optimizer=os.environ.get("TEST_FUSED") == "1",
+              fused_optimizer=os.environ.get("TEST_FUSED") == "1", async_checkpoint=os.environ.get("TEST_ASYNC") == "1",
               gradient_clip_val=float(os.environ["TEST_CLIP"]) if os.environ.get("TEST_CLIP") else None)
 if mode == "resume":
     kwargs["max_epochs"] = 3

@@ -74,6 +74,18 @@ def test_checkpoint_written_once_and_resumes_under_ddp(tmp_path):
     assert ranks[0]["weights"] == ranks[1]["weights"]
 
 
+def test_async_checkpoints_under_ddp_equal_sync_ones(tmp_path):
+    # rank 0 writes in the background with deferred staging; rank 1 never saves (its fences are free)
+    for sub, env in (("sync", {}), ("async", {"TEST_ASYNC": "1"})):
+        (tmp_path / sub).mkdir()
+        proc, _ = _run(tmp_path / sub, **env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    s, a = (glob.glob(str(tmp_path / sub / "**" / "*.ckpt"), recursive=True) for sub in ("sync", "async"))
+    assert [os.path.basename(p) for p in a] == [os.path.basename(p) for p in s] == ["epoch=1-step=8.ckpt"]
+    sd_s, sd_a = (torch.load(p[0], weights_only=True)["state_dict"] for p in (s, a))
+    assert sd_s.keys() == sd_a.keys() and all(torch.equal(sd_s[k], sd_a[k]) for k in sd_s)
+
+
 def test_failing_rank_stops_the_run_with_its_error(tmp_path):
     proc, seconds = _run(tmp_path, TEST_FAIL_RANK=1, timeout=180)
     assert proc.returncode != 0
