@@ -222,8 +222,8 @@ class _LRCallback(Callback):
             self.progress_bar = None
 
 
-class _LinearLR(LRScheduler):
-    """LR grows linearly from the base LR to ``end_lr`` over ``num_iter`` steps.
+class _SweepLR(LRScheduler):
+    """LR goes from the base LR to ``end_lr`` over ``num_iter`` steps along ``_at`` (subclasses: the curve).
 
     Args:
         optimizer: the optimizer whose LRs to set.
@@ -236,12 +236,14 @@ class _LinearLR(LRScheduler):
         self.end_lr = end_lr
         self.num_iter = num_iter
         super().__init__(optimizer, last_epoch)
+
+    def _at(self, base: float, r: float) -> float:
+        raise NotImplementedError
 
     def get_lr(self) -> list[float]:
         r = (self.last_epoch + 1) / self.num_iter
         # like Lightning, the first step after the start keeps the base LR, and the schedule then runs one ahead
-        val = list(self.base_lrs) if self.last_epoch <= 0 else \
-            [base + r * (self.end_lr - base) for base in self.base_lrs]
+        val = list(self.base_lrs) if self.last_epoch <= 0 else [self._at(base, r) for base in self.base_lrs]
         self._lr = val
         return val
 
@@ -250,28 +252,15 @@ class _LinearLR(LRScheduler):
         return self._lr
 
 
-class _ExponentialLR(LRScheduler):
-    """LR grows geometrically from the base LR to ``end_lr`` over ``num_iter`` steps.
+class _LinearLR(_SweepLR):
+    """LR grows linearly from the base LR to ``end_lr``."""
 
-    Args:
-        optimizer: the optimizer whose LRs to set.
-        end_lr: final LR.
-        num_iter: steps to reach it.
-        last_epoch: index of the last step (-1 to start fresh).
-    """
+    def _at(self, base: float, r: float) -> float:
+        return base + r * (self.end_lr - base)
 
-    def __init__(self, optimizer: torch.optim.Optimizer, end_lr: float, num_iter: int, last_epoch: int = -1) -> None:
-        self.end_lr = end_lr
-        self.num_iter = num_iter
-        super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
-        r = (self.last_epoch + 1) / self.num_iter
-        val = list(self.base_lrs) if self.last_epoch <= 0 else \
-            [base * (self.end_lr / base) ** r for base in self.base_lrs]
-        self._lr = val
-        return val
+class _ExponentialLR(_SweepLR):
+    """LR grows geometrically from the base LR to ``end_lr``."""
 
-    @property
-    def lr(self) -> Union[float, list[float]]:
-        return self._lr
+    def _at(self, base: float, r: float) -> float:
+        return base * (self.end_lr / base) ** r
