@@ -14,16 +14,13 @@ Tiny setting: 0.059 / 0.060.
 """
 from __future__ import annotations
 
-import argparse
-import os
-import tempfile
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import fastlit as pl
+from _digits import cli  # the data and --fast/--root: not tutorial code
 
 
 class DigitsDataModule(pl.LightningDataModule):
@@ -130,13 +127,4 @@ def main(fast: bool, root: str) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny setting for CI (3 epochs)")
-    parser.add_argument("--root", help="where lightning_logs/ goes (default: a temporary directory)")
-    args = parser.parse_args()
-    fast = args.fast or os.environ.get("FASTLIT_EXAMPLES_FAST") == "1"
-    if args.root:
-        main(fast, args.root)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            main(fast, tmp)
+    cli(main, __doc__, fast_epochs=3)

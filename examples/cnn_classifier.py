@@ -19,27 +19,14 @@ reloaded scores 0.980. Tiny setting: 0.936.
 """
 from __future__ import annotations
 
-import argparse
 import os
-import tempfile
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 import fastlit as pl
-
-
-def digits_splits(seed: int = 0) -> tuple[TensorDataset, TensorDataset, TensorDataset]:
-    """scikit-learn's 8x8 digits as (image, label) datasets: 1,200 train / 300 val / 297 test, pixels in [0, 1]."""
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    x = torch.tensor(x, dtype=torch.float32).view(-1, 1, 8, 8) / 16.0
-    y = torch.tensor(y, dtype=torch.long)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    parts = perm[:1200], perm[1200:1500], perm[1500:]
-    return tuple(TensorDataset(x[i], y[i]) for i in parts)  # type: ignore[return-value]
+from _digits import cli, digits_splits  # the data and --fast/--root: not tutorial code
 
 
 class Model(pl.LightningModule):
@@ -125,13 +112,4 @@ def main(fast: bool, root: str) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny setting for CI (3 epochs)")
-    parser.add_argument("--root", help="where lightning_logs/ goes (default: a temporary directory)")
-    args = parser.parse_args()
-    fast = args.fast or os.environ.get("FASTLIT_EXAMPLES_FAST") == "1"
-    if args.root:
-        main(fast, args.root)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            main(fast, tmp)
+    cli(main, __doc__, fast_epochs=3)

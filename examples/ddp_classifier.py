@@ -16,28 +16,13 @@ Full setting: test accuracy 0.963 (test loss 0.115) on the 297 held-out digits. 
 """
 from __future__ import annotations
 
-import argparse
-import os
-import tempfile
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 import fastlit as pl
-
-
-def digits_splits(seed: int = 0) -> tuple[TensorDataset, TensorDataset, TensorDataset]:
-    """scikit-learn's digits, flattened, pixels in [0, 1]: 1,200 train / 300 val / 297 test."""
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    x = torch.tensor(x, dtype=torch.float32) / 16.0
-    y = torch.tensor(y, dtype=torch.long)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    parts = perm[:1200], perm[1200:1500], perm[1500:]
-    return tuple(TensorDataset(x[i], y[i]) for i in parts)  # type: ignore[return-value]
+from _digits import cli, digits_splits  # the data and --fast/--root: not tutorial code
 
 
 class Classifier(pl.LightningModule):
@@ -74,7 +59,7 @@ class Classifier(pl.LightningModule):
 
 def main(fast: bool, root: str) -> None:
     pl.seed_everything(0)  # same initial weights on both ranks (DDP also broadcasts rank 0's)
-    train, val, test = digits_splits()
+    train, val, test = digits_splits(flat=True)
     trainer = pl.Trainer(accelerator="cpu", devices=2, max_epochs=4 if fast else 30, default_root_dir=root,
                          log_every_n_steps=5, enable_progress_bar=not fast)
     model = Classifier()
@@ -87,13 +72,4 @@ def main(fast: bool, root: str) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny setting for CI (4 epochs)")
-    parser.add_argument("--root", help="where lightning_logs/ goes (default: a temporary directory)")
-    args = parser.parse_args()
-    fast = args.fast or os.environ.get("FASTLIT_EXAMPLES_FAST") == "1"
-    if args.root:
-        main(fast, args.root)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:  # rank 1 makes its own, unused: only rank 0 writes files
-            main(fast, tmp)
+    cli(main, __doc__, fast_epochs=4)

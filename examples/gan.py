@@ -18,28 +18,15 @@ classes (15 epochs is too short to get past mode collapse).
 """
 from __future__ import annotations
 
-import argparse
-import os
-import tempfile
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import fastlit as pl
+from _digits import cli, digits  # the data and --fast/--root: not tutorial code
 
 LATENT = 16
-
-
-def digits(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Flattened digits in [0, 1]: 1,500 training images with labels, and 297 held-out images."""
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    x = torch.tensor(x, dtype=torch.float32) / 16.0
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    return x[perm[:1500]], torch.tensor(y)[perm[:1500]], x[perm[1500:]]
 
 
 class GAN(pl.LightningModule):
@@ -94,7 +81,8 @@ def nearest(samples: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tenso
 
 def main(fast: bool, root: str) -> dict[str, float]:
     pl.seed_everything(0)
-    train_x, train_y, held_out = digits()
+    x, y, perm = digits(flat=True)
+    train_x, train_y, held_out = x[perm[:1500]], y[perm[:1500]], x[perm[1500:]]
     loader = DataLoader(TensorDataset(train_x), batch_size=64, shuffle=True, drop_last=True)
     model = GAN()
     trainer = pl.Trainer(max_epochs=15 if fast else 150, default_root_dir=root, log_every_n_steps=10,
@@ -118,13 +106,4 @@ def main(fast: bool, root: str) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny setting for CI (15 epochs)")
-    parser.add_argument("--root", help="where lightning_logs/ goes (default: a temporary directory)")
-    args = parser.parse_args()
-    fast = args.fast or os.environ.get("FASTLIT_EXAMPLES_FAST") == "1"
-    if args.root:
-        main(fast, args.root)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            main(fast, tmp)
+    cli(main, __doc__, fast_epochs=15)

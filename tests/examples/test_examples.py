@@ -28,6 +28,8 @@ def run_example(name: str, tmp_path: Path, *extra: str, script: Path | None = No
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_PORT")}
     # One intra-op thread: these models are tiny, and on a small shared machine more threads only contend.
     env["OMP_NUM_THREADS"] = "1"
+    # examples/_digits.py (data + command line) is found also when the script is a copy elsewhere
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(EXAMPLES), env.get("PYTHONPATH")]))
     env.pop("FASTLIT_EXAMPLES_FAST", None)
     if env_fast:
         env["FASTLIT_EXAMPLES_FAST"] = "1"
