@@ -45,10 +45,12 @@ def finite_checked(t: Any, step: Any) -> Any:
     """
     from torch import Tensor
 
-    def checked(batch: Any, batch_idx: int, *args: Any, **kwargs: Any) -> Any:
-        out = step(batch, batch_idx, *args, **kwargs)
+    def checked(batch: Any, *args: Any, **kwargs: Any) -> Any:
+        out = step(batch, *args, **kwargs)
         loss = out if isinstance(out, Tensor) else out.get("loss") if isinstance(out, dict) else None
         if isinstance(loss, Tensor) and loss.is_floating_point() and not bool(loss.isfinite().all()):
+            # the loop passes batch_idx only to a training_step that takes it; otherwise count from the trainer
+            batch_idx = args[0] if args else t._epoch_batches_done
             raise RuntimeError(
                 f"The loss is {loss.detach().flatten()[:4].tolist()} (not finite) at epoch {t.current_epoch}, "
                 f"global step {t.global_step}, batch_idx={batch_idx}. Check the inputs of that batch and the "

@@ -17,6 +17,7 @@ from fastlit.trainer.states import RunningStage
 from fastlit.utilities.apply_func import move_data_to_device
 from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import WarningCache
+from fastlit.utilities.signature_utils import is_param_in_hook_signature, step_takes_batch_idx
 
 _warnings = WarningCache()
 
@@ -131,6 +132,7 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
     module: LightningModule = t.lightning_module
     hook = _HOOK[key]
     step_fn = getattr(module, _STEP[key])
+    with_idx = step_takes_batch_idx(step_fn)  # Lightning passes batch_idx only if the step can take it
     hook_prefix = {"val": "validation", "test": "test"}.get(key, key)
     step_fn = legacy.with_step_end(step_fn, legacy.legacy_hook(module, f"{hook_prefix}_step_end"))
     epoch_end = legacy.legacy_hook(module, f"{hook_prefix}_epoch_end")
@@ -160,15 +162,15 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
             results.dataloader_idx = dl_idx if multi else None
             if n == 0:
                 continue
+            extra = (dl_idx,) if multi else ()  # dataloader_idx reaches the step and batch hooks with >1 loader
             for batch_idx, batch in _limited(loader, n):
                 batch = transfer(batch, dl_idx) if transfer is not None else move_data_to_device(batch, device)
                 results.batch = batch
-                extra = (dl_idx,) if multi else ()
                 if h_start:
                     t._call(f"on_{hook}_batch_start", batch, batch_idx, *extra)
                 module._current_fx_name = _STEP[key]
                 with mixed():
-                    out = step_fn(batch, batch_idx, *extra)
+                    out = step_fn(batch, batch_idx, *extra) if with_idx else step_fn(batch, *extra)
                 if outputs is not None:
                     outputs[dl_idx].append(out)
                 if returned_metrics is None:
@@ -234,6 +236,8 @@ def run_predict(t: Any, given: Any) -> Optional[list[Any]]:
     transfer = _batch_transfer(t)
     multi = len(loaders) > 1
     _check_dataloader_idx(module, "predict", multi)
+    predict_step = module.predict_step
+    with_idx = step_takes_batch_idx(predict_step)
     keep = t._return_predictions
     modes = _capture_modes(module)
     module.on_predict_model_eval()
@@ -244,13 +248,13 @@ def run_predict(t: Any, given: Any) -> Optional[list[Any]]:
     with grad_ctx():
         for dl_idx, (loader, n) in enumerate(zip(loaders, t.num_predict_batches)):
             preds: list[Any] = []
+            extra = (dl_idx,) if multi else ()
             for batch_idx, batch in _limited(loader, n):
                 batch = transfer(batch, dl_idx) if transfer is not None else move_data_to_device(batch, device)
-                extra = (dl_idx,) if multi else ()
                 t._call("on_predict_batch_start", batch, batch_idx, *extra)
                 module._current_fx_name = "predict_step"
                 with t.precision_plugin.autocast():
-                    out = module.predict_step(batch, batch_idx, *extra)
+                    out = predict_step(batch, batch_idx, *extra) if with_idx else predict_step(batch, *extra)
                 t._call("on_predict_batch_end", out, batch, batch_idx, *extra)
                 if keep:
                     preds.append(move_data_to_device(out, "cpu") if device.type != "cpu" else out)
@@ -304,7 +308,8 @@ def _log_returned(results: Results, fx: str, out: Any) -> None:
 
 def _check_dataloader_idx(module: LightningModule, key: str, multi: bool) -> None:
     """Lightning's rule, checked once per run: with several loaders the step and batch hooks must take
-    ``dataloader_idx``; with one loader they may, but only with a default."""
+    ``dataloader_idx`` positionally (by that name, or ``*args``); with one loader they may, but only with a
+    default."""
     import inspect
 
     hook = _HOOK[key]
@@ -312,7 +317,7 @@ def _check_dataloader_idx(module: LightningModule, key: str, multi: bool) -> Non
         if not is_overridden(name, module, LightningModule):
             continue
         params = inspect.signature(getattr(module, name)).parameters
-        takes = "dataloader_idx" in params or any(p.kind == p.VAR_POSITIONAL for p in params.values())
+        takes = is_param_in_hook_signature(getattr(module, name), "dataloader_idx")
         where = f"`{type(module).__name__}.{name}()`"
         if multi and not takes:
             raise RuntimeError(f"You provided multiple `{key}_dataloader`, but no `dataloader_idx` argument in "

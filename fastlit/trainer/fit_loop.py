@@ -22,6 +22,7 @@ from fastlit.utilities.apply_func import move_data_to_device
 from fastlit.utilities.exceptions import MisconfigurationException
 from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import WarningCache, rank_zero_info
+from fastlit.utilities.signature_utils import step_takes_batch_idx
 
 _END = object()
 _warnings = WarningCache()
@@ -43,6 +44,9 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
         return
     t._results = Results(training=True, reduce=t.strategy.reduce if t.world_size > 1 else None)
     t.state.stage = RunningStage.TRAINING
+    # `def training_step(self, batch)` is valid: batch_idx is passed only when the signature takes it (Lightning's
+    # rule). Decided here, once per fit; the step loop then picks one of two call forms on a local bool.
+    t._train_step_idx = step_takes_batch_idx(module.training_step)
     # no module.train() here: like Lightning, submodules the user put in eval mode (frozen BatchNorm) stay so
     t._fit_start_time = time.monotonic()
     t._call("on_train_start")
@@ -133,8 +137,9 @@ def _batch_transfer(t: Any) -> Optional[Any]:
 class _Closure:
     """``optimizer_closure`` for users who override ``optimizer_step`` (or optimizers that re-evaluate)."""
 
-    def __init__(self, t: Any) -> None:
+    def __init__(self, t: Any, with_idx: bool) -> None:
         self.t = t
+        self.with_idx = with_idx  # whether training_step takes batch_idx (decided at fit start)
         self.batch: Any = None
         self.batch_idx = 0
         self.zero_grad = False
@@ -145,7 +150,7 @@ class _Closure:
         step = t._ddp_model if t._ddp_model is not None else module.training_step
         step = legacy.with_step_end(step, getattr(module, "training_step_end", None))
         with t.precision_plugin.autocast():
-            out = step(self.batch, self.batch_idx)
+            out = step(self.batch, self.batch_idx) if self.with_idx else step(self.batch)
         loss = _loss_of(out)
         self.output = out
         if self.zero_grad:
@@ -214,7 +219,8 @@ def _train_epoch(t: Any) -> None:
         bool(t.gradient_clip_val) and not t._clip_in_step)
     closure_path = automatic and optimizer is not None and (
         is_overridden("optimizer_step", module, LightningModule) or isinstance(optimizer, torch.optim.LBFGS))
-    closure = _Closure(t) if closure_path else None
+    with_idx = t._train_step_idx
+    closure = _Closure(t, with_idx) if closure_path else None
     train_step = t._ddp_model if t._ddp_model is not None else module.training_step  # DDP syncs through forward
     train_step = legacy.with_step_end(train_step, legacy.legacy_hook(module, "training_step_end"))
     if t._detect_anomaly:  # opt-in: the finiteness check reads the loss, a host sync per step
@@ -280,10 +286,10 @@ def _train_epoch(t: Any) -> None:
             if fence is not None:  # manual optimization: the step may call optimizer.step() anywhere
                 fence()
             if mixed is None:
-                out = train_step(batch, batch_idx)
+                out = train_step(batch, batch_idx) if with_idx else train_step(batch)
             else:
                 with mixed():
-                    out = train_step(batch, batch_idx)
+                    out = train_step(batch, batch_idx) if with_idx else train_step(batch)
         elif closure is not None:
             closure.batch, closure.batch_idx, closure.zero_grad = batch, batch_idx, batch_idx % accum == 0
             if step_now:
@@ -298,10 +304,10 @@ def _train_epoch(t: Any) -> None:
             out = closure.output
         else:
             if mixed is None:
-                out = train_step(batch, batch_idx)
+                out = train_step(batch, batch_idx) if with_idx else train_step(batch)
             else:
                 with mixed():
-                    out = train_step(batch, batch_idx)
+                    out = train_step(batch, batch_idx) if with_idx else train_step(batch)
             loss = out if type(out) is Tensor else _loss_of(out)
             if batch_idx % accum == 0:
                 if h_zero_grad:
