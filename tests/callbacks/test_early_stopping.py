@@ -3,6 +3,7 @@ stop epochs of real fits (fastlit vs Lightning)."""
 from __future__ import annotations
 
 import math
+import random
 import warnings
 from types import SimpleNamespace
 
@@ -152,6 +153,58 @@ def test_same_decisions_as_lightning(kwargs, scores):
     assert out[0] == out[1]
 
 
+# Ties: a value equal to the best (or to best -/+ min_delta, or to a threshold) is not an improvement in
+# Lightning (strict comparisons); dyadic values keep "current - min_delta" exact in float32.
+TIE_SEQUENCES = [
+    [1.0, 1.0, 1.0, 0.5, 0.5, 2.0, 0.5, 1.0, 2.0, 2.0],
+    [0.5] * 6,
+    [1.0, 0.75, 0.5, 0.5, 0.25, 0.25, 0.0, 0.0, 0.0],  # steps of exactly 0.25 = min_delta
+    [0.0, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0, 1.0, 1.0],
+] + [[random.Random(seed).choice([0.0, 0.25, 0.5, 0.75, 1.0]) for _ in range(12)] for seed in range(4)]
+
+
+def _trajectory(cb, scores):
+    """(should_stop, wait_count, best_score) after every epoch, then the final decision and state."""
+    tr = FakeTrainer()
+    cb.setup(tr, None, "fit")
+    steps = []
+    for epoch, s in enumerate(scores):
+        tr.current_epoch = epoch
+        tr.callback_metrics = {"val_loss": torch.tensor(float(s))}
+        cb.on_validation_end(tr, None)
+        cb.on_train_epoch_end(tr, None)
+        steps.append((tr.should_stop, cb.wait_count, float(cb.best_score)))
+        if tr.should_stop:
+            break
+    sd = cb.state_dict()
+    return steps, cb.stopped_epoch, sd["stopping_reason"], sd["stopping_reason_message"]
+
+
+@pytest.mark.parametrize("patience", [1, 2, 3])
+@pytest.mark.parametrize("min_delta", [0.0, 0.25])
+@pytest.mark.parametrize("mode", ["min", "max"])
+@pytest.mark.parametrize("scores", TIE_SEQUENCES, ids=[f"seq{i}" for i in range(len(TIE_SEQUENCES))])
+def test_tied_values_same_decisions_as_lightning(scores, mode, min_delta, patience):
+    pl = pytest.importorskip("pytorch_lightning")
+    ours, theirs = (_trajectory(cls("val_loss", mode=mode, min_delta=min_delta, patience=patience), scores)
+                    for cls in (EarlyStopping, pl.callbacks.EarlyStopping))
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("kwargs,scores", [
+    (dict(stopping_threshold=0.5, patience=9), [1.0, 0.75, 0.5, 0.5, 0.25]),  # reaching the threshold is not enough
+    (dict(stopping_threshold=0.5, patience=9, mode="max"), [0.0, 0.25, 0.5, 0.5, 0.75]),
+    (dict(divergence_threshold=1.0, patience=9), [0.0, 0.5, 1.0, 1.0, 1.25]),  # neither is reaching divergence
+    (dict(divergence_threshold=0.25, patience=9, mode="max"), [1.0, 0.5, 0.25, 0.25, 0.0]),
+])
+def test_values_equal_to_thresholds_same_decisions_as_lightning(kwargs, scores):
+    pl = pytest.importorskip("pytorch_lightning")
+    ours, theirs = (_trajectory(cls("val_loss", **kwargs), scores)
+                    for cls in (EarlyStopping, pl.callbacks.EarlyStopping))
+    assert ours == theirs
+    assert ours[1] == len(scores) - 1  # stops at the last value, the first one past the threshold
+
+
 # ----------------------------------------------------------------------------------------------- real Trainer
 def _make_model(base, lr, script):
     """Trains a linear regression; logs the real val_loss, or ``script[k]`` at the k-th validation run."""
@@ -214,6 +267,10 @@ PLATEAU = [1.0, 0.9, 0.8, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93]
     (dict(monitor="val_loss", patience=2), {"check_val_every_n_epoch": 2}, 0.05, PLATEAU),
     (dict(monitor="val_loss", patience=2, check_on_train_epoch_end=False), {}, 0.05, PLATEAU),
     (dict(monitor="val_loss", patience=2, mode="max"), {}, 0.05, [0.1, 0.2, 0.2, 0.15, 0.3]),
+    # ties: equal to the best, and improvements of exactly min_delta, do not reset the patience
+    (dict(monitor="val_loss", patience=2), {}, 0.05, [1.0, 0.5, 0.5, 0.25, 0.25, 0.25, 0.0]),
+    (dict(monitor="val_loss", patience=2, min_delta=0.25), {}, 0.05, [1.0, 0.75, 0.5, 0.25, 0.25]),
+    (dict(monitor="val_loss", patience=3, mode="max"), {}, 0.05, [0.5, 0.5, 0.75, 0.75, 0.75, 0.75, 1.0]),
 ])
 def test_fit_stop_epoch_matches_lightning(tmp_path, es_kwargs, trainer_kwargs, lr, script):
     pl = pytest.importorskip("pytorch_lightning")

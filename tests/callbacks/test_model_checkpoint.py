@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import warnings
 from datetime import timedelta
 from types import SimpleNamespace
@@ -454,6 +455,11 @@ def _summary(cb, root):
 
 @pytest.mark.parametrize("kwargs,scores,batches", SCENARIOS)
 def test_same_files_and_bookkeeping_as_lightning(tmp_path, kwargs, scores, batches):
+    _assert_same_as_lightning(tmp_path, kwargs, scores, batches)
+
+
+def _assert_same_as_lightning(tmp_path, kwargs, scores, batches=2):
+    """Both callbacks driven by the same fake fit: same files kept, same bookkeeping, same last.ckpt link."""
     pl = pytest.importorskip("pytorch_lightning")
     key = kwargs.get("monitor") or "val_loss"
     results = []
@@ -469,6 +475,23 @@ def test_same_files_and_bookkeeping_as_lightning(tmp_path, kwargs, scores, batch
     link = tmp_path / "pl" / "last.ckpt"
     if os.path.islink(link):
         assert os.readlink(tmp_path / "ours" / "last.ckpt") == os.readlink(link)
+
+
+# Tied scores: which of several equal scores is kept, dropped, best or k-th depends on strict comparisons and on
+# insertion order (min/max over best_k_models return the first of equals), exactly as in Lightning.
+TIED = [1, 1, 1, 0.5, 0.5, 2, 0.5, 1, 2, 2]
+TIE_SEQUENCES = [TIED, [0.5] * 6, [2, 1, 2, 1, 2, 1, 0.5, 0.5]] + [
+    [random.Random(seed).choice([0.25, 0.5, 0.75, 1.0]) for _ in range(10)] for seed in range(4)]
+
+
+@pytest.mark.parametrize("options", [dict(), dict(save_last=True), dict(filename="{val_loss:.2f}", save_last="link")],
+                         ids=["default", "last", "named-link"])
+@pytest.mark.parametrize("save_top_k", [1, 2, 3, -1])
+@pytest.mark.parametrize("mode", ["min", "max"])
+@pytest.mark.parametrize("scores", TIE_SEQUENCES, ids=[f"seq{i}" for i in range(len(TIE_SEQUENCES))])
+def test_tied_scores_keep_the_same_files_as_lightning(tmp_path, monkeypatch, scores, mode, save_top_k, options):
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # durability is tested elsewhere; keep these 168 runs fast
+    _assert_same_as_lightning(tmp_path, dict(monitor="val_loss", mode=mode, save_top_k=save_top_k, **options), scores)
 
 
 # ----------------------------------------------------------------------------------------------- real Trainer
@@ -681,3 +704,25 @@ def test_save_on_exception_matches_lightning(tmp_path):
             trainer.fit(Boom(), train, val)
         out.append((files(tmp_path / name), os.path.basename(cb.last_model_path)))
     assert out[0] == out[1] and "epoch=1-step=5.ckpt" in out[0][0]
+
+
+@pytest.mark.parametrize("mode,save_top_k", [("min", 1), ("min", 2), ("max", 1), ("max", 2), ("max", -1)])
+def test_fit_tied_scores_match_lightning(tmp_path, mode, save_top_k):
+    """Real fits logging the tied sequence as val_loss: same files, best, k-th and last as Lightning."""
+    pl = pytest.importorskip("pytorch_lightning")
+    out = []
+    for name, mod in (("fastlit", fastlit), ("pl", pl)):
+        class Scripted(_make_model(mod.LightningModule)):
+            def validation_step(self, batch, batch_idx):
+                self.log("val_loss", torch.tensor(float(TIED[self.current_epoch])))
+
+        cb = mod.callbacks.ModelCheckpoint(dirpath=tmp_path / name, monitor="val_loss", mode=mode,
+                                           save_top_k=save_top_k, save_last=True, filename="{epoch}-{val_loss:.1f}")
+        trainer = mod.Trainer(max_epochs=len(TIED), callbacks=[cb], logger=False, enable_progress_bar=False,
+                              enable_model_summary=False, num_sanity_val_steps=0, limit_train_batches=1,
+                              limit_val_batches=1, default_root_dir=str(tmp_path / name))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trainer.fit(Scripted(), *_loaders())
+        out.append((files(tmp_path / name), _summary(cb, tmp_path / name)))
+    assert out[0] == out[1]
