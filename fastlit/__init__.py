@@ -22,9 +22,24 @@ if not _logger.handlers:
 Module = LightningModule
 DataModule = LightningDataModule
 
+
+def as_lightning() -> None:
+    """Make ``pytorch_lightning``, ``lightning.pytorch`` and ``lightning`` (and their submodules) resolve to
+    fastlit for the rest of this program, so libraries that import Lightning themselves run on fastlit.
+
+    Call it before anything imports Lightning (or run ``python -m fastlit.run script.py``). Names resolve to the
+    same module objects (``pytorch_lightning.LightningModule is fastlit.LightningModule``); a module fastlit lacks
+    raises ``ModuleNotFoundError``, never falling back to the real Lightning. Raises ``RuntimeError`` if real
+    Lightning is already imported. Later calls do nothing.
+    """
+    from fastlit._lightning_alias import install  # the import hook stays out of `import fastlit`
+
+    install()
+
+
 from fastlit import callbacks, loggers, plugins, profilers, strategies  # noqa: E402  (submodules users import from)
 
 __all__ = [
     "Callback", "DataModule", "LightningDataModule", "LightningModule", "Module", "Trainer", "__version__",
-    "callbacks", "loggers", "plugins", "profilers", "seed_everything", "strategies",
+    "as_lightning", "callbacks", "loggers", "plugins", "profilers", "seed_everything", "strategies",
 ]

@@ -153,6 +153,9 @@ class DDPStrategy(Strategy):
                 "`devices>1` with strategy 'ddp' re-runs your script once per extra device, but this process was "
                 "not started from a script file (e.g. `python -c` or a notebook). Put the code in a file, or "
                 "launch with `torchrun --nproc-per-node=N script.py`.")
+        alias = sys.modules.get("fastlit._lightning_alias")
+        if alias is not None and alias.active():  # fastlit stands in for Lightning: so must it in every rank
+            command = [sys.executable, "-m", "fastlit.run"] + command[1:]
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", str(_free_port()))
         os.environ.setdefault(_ERRDIR_ENV, tempfile.mkdtemp(prefix="fastlit-ddp-"))
