@@ -157,13 +157,3 @@ def install() -> None:
     rank_zero_info(f"fastlit {fastlit.__version__} is standing in for Lightning: `pytorch_lightning`, "
                    "`lightning.pytorch` and `lightning` resolve to fastlit in this program.")
 
-
-def uninstall() -> None:
-    """Remove the finder and the aliased entries of ``sys.modules`` (for tests; fastlit's own modules stay)."""
-    global _finder
-    if _finder is not None and _finder in sys.meta_path:
-        sys.meta_path.remove(_finder)
-    _finder = None
-    for name, mod in list(sys.modules.items()):
-        if name.partition(".")[0] in _ROOTS and _is_ours(name, mod):
-            del sys.modules[name]
