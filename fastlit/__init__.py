@@ -10,7 +10,9 @@ from fastlit.callbacks.callback import Callback
 from fastlit.core.datamodule import LightningDataModule
 from fastlit.core.module import LightningModule
 from fastlit.trainer.trainer import Trainer
+from fastlit.utilities.imports import module_available  # noqa: F401  (Lightning exports these at the top level)
 from fastlit.utilities.seed import seed_everything
+from fastlit.utilities.warnings import disable_possible_user_warnings  # noqa: F401
 
 # Info lines (fit stopped, seed set, model summary) go to stderr like Lightning's, unless the user configures it.
 _logger = _logging.getLogger("fastlit")
@@ -21,6 +23,27 @@ if not _logger.handlers:
 
 Module = LightningModule
 DataModule = LightningDataModule
+
+# The banner Lightning's example scripts print (`cli_lightning_logo()`); fastlit's own bolt.
+LIGHTNING_LOGO: str = r"""
+         ________
+        /       /
+       /       /
+      /       /_____
+     /_____        /
+          /       /
+         /     __/
+        /   __/
+       / __/
+      /_/
+"""
+
+
+def cli_lightning_logo() -> None:
+    """Print the logo (in magenta where the terminal supports colour)."""
+    print()
+    print("\033[0;35m" + LIGHTNING_LOGO + "\033[0m")
+    print()
 
 
 def as_lightning() -> None:

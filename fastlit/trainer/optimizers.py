@@ -2,27 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
 from torch.optim import Optimizer
 
 from fastlit.utilities.exceptions import MisconfigurationException
-
-
-@dataclass
-class LRSchedulerConfig:
-    """One LR scheduler and when to step it."""
-
-    scheduler: Any
-    name: Optional[str] = None
-    interval: str = "epoch"
-    frequency: int = 1
-    reduce_on_plateau: bool = False
-    monitor: Optional[str] = None
-    strict: bool = True
-
+from fastlit.utilities.types import LRSchedulerConfig  # Lightning's home for it; re-exported here
 
 _SCHED_KEYS = {"scheduler", "name", "interval", "frequency", "reduce_on_plateau", "monitor", "strict"}
 

@@ -2,20 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Optional
 
+from fastlit.utilities.enums import LightningEnum
 
-class _StrEnum(str, Enum):
+
+class _StrEnum(LightningEnum):
+    # Lightning's LightningEnum (case-insensitive equality with strings), printed as its value
     def __str__(self) -> str:
         return self.value
-
-    def __eq__(self, other: object) -> bool:
-        other = other.value if isinstance(other, Enum) else other
-        return self.value.lower() == str(other).lower()
-
-    def __hash__(self) -> int:
-        return hash(self.value.lower())
 
 
 class TrainerStatus(_StrEnum):

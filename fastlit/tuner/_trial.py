@@ -7,120 +7,19 @@ faster, writes nothing next to the user's files, and calls no ``on_save/load_che
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
-import random
 from collections import OrderedDict
-from collections.abc import Iterator
 from typing import Any, Optional
 
 import torch
 
 from fastlit.trainer.states import TrainerFn
 
-# ---------------------------------------------------------------------------------------------------- attributes
-
-
-def _attr_holders(model: Any, name: str) -> list[Any]:
-    """Where ``name`` lives: the model, ``model.hparams``, the datamodule, ``datamodule.hparams`` (in that order)."""
-    holders: list[Any] = []
-    if hasattr(model, name):
-        holders.append(model)
-    if hasattr(model, "hparams") and name in model.hparams:
-        holders.append(model.hparams)
-    trainer = getattr(model, "_trainer", None)
-    dm = getattr(trainer, "datamodule", None) if trainer is not None else None
-    if dm is not None:
-        if hasattr(dm, name):
-            holders.append(dm)
-        if hasattr(dm, "hparams") and name in dm.hparams:
-            holders.append(dm.hparams)
-    return holders
-
-
-def lightning_hasattr(model: Any, name: str) -> bool:
-    """Whether ``name`` is on the model, its hparams, the datamodule or the datamodule's hparams."""
-    return bool(_attr_holders(model, name))
-
-
-def lightning_getattr(model: Any, name: str) -> Any:
-    """``name``'s value from the last place that has it (Lightning's precedence: the datamodule wins)."""
-    holders = _attr_holders(model, name)
-    if not holders:
-        raise AttributeError(f"{name} is neither stored in the model namespace nor the `hparams` namespace/dict, nor "
-                             "the datamodule.")
-    holder = holders[-1]
-    return holder[name] if isinstance(holder, dict) else getattr(holder, name)
-
-
-def lightning_setattr(model: Any, name: str, value: Any) -> None:
-    """Set ``name`` everywhere it lives, so the model and the datamodule agree."""
-    holders = _attr_holders(model, name)
-    if not holders:
-        raise AttributeError(f"{name} is neither stored in the model namespace nor the `hparams` namespace/dict, nor "
-                             "the datamodule.")
-    for holder in holders:
-        if isinstance(holder, dict):
-            holder[name] = value
-        else:
-            setattr(holder, name, value)
-
-
-# ---------------------------------------------------------------------------------------------------- memory
-
-
-def is_oom_error(exception: BaseException) -> bool:
-    """Whether ``exception`` is an out-of-memory error (CUDA, cuDNN's variant, or the CPU allocator's)."""
-    if isinstance(exception, torch.cuda.OutOfMemoryError):
-        return True
-    if not isinstance(exception, RuntimeError) or len(exception.args) != 1 or not isinstance(exception.args[0], str):
-        return False
-    msg = exception.args[0]
-    return (("CUDA" in msg and "out of memory" in msg) or "cuDNN error: CUDNN_STATUS_NOT_SUPPORTED." in msg
-            or "DefaultCPUAllocator: can't allocate memory" in msg)
-
-
-def garbage_collection_cuda(after_oom: bool = False) -> None:
-    """Free what the previous trial left behind, so the next one starts from the same memory.
-
-    A full ``gc.collect()`` costs ~0.2 s in a big process, so it runs only where it can matter: with CUDA in use
-    (cached blocks go back to the driver too), or after an out-of-memory error (its traceback holds tensors).
-    """
-    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
-    if not (cuda or after_oom):
-        return
-    gc.collect()
-    if cuda:
-        try:
-            torch.cuda.empty_cache()
-        except RuntimeError as e:
-            if not is_oom_error(e):
-                raise
-
-
-@contextlib.contextmanager
-def isolate_rng() -> Iterator[None]:
-    """Leave python's, numpy's and torch's (CPU and CUDA) random state as it was before the block."""
-    py_state = random.getstate()
-    torch_state = torch.get_rng_state()
-    cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
-    try:
-        import numpy as np
-
-        np_state: Optional[Any] = np.random.get_state()
-    except ImportError:
-        np, np_state = None, None
-    try:
-        yield
-    finally:
-        random.setstate(py_state)
-        torch.set_rng_state(torch_state)
-        if cuda_state is not None:
-            torch.cuda.set_rng_state_all(cuda_state)
-        if np_state is not None:
-            np.random.set_state(np_state)
-
+# Finding the tuned attribute, OOM detection and RNG isolation live in fastlit.utilities (Lightning's paths for
+# them); re-exported here for the finders.
+from fastlit.utilities.memory import garbage_collection_cuda, is_oom_error  # noqa: F401
+from fastlit.utilities.parsing import lightning_getattr, lightning_hasattr, lightning_setattr  # noqa: F401
+from fastlit.utilities.seed import isolate_rng  # noqa: F401
 
 # ---------------------------------------------------------------------------------------------------- trial runs
 

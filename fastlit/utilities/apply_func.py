@@ -54,3 +54,37 @@ def convert_tensors_to_scalars(data: Any) -> Any:
         return value.item()
 
     return apply_to_collection(data, Tensor, to_item)
+
+
+def convert_to_tensors(data: Any, device: Union[str, torch.device]) -> Any:
+    """Numbers, bools and numpy arrays inside ``data`` as tensors on ``device`` (bool as uint8, int as int32,
+    float as float32: dtypes every collective backend reduces); tensors are moved there too."""
+    def scalar(dtype: torch.dtype) -> Callable:
+        return lambda x: torch.tensor(x, dtype=dtype, device=device)
+
+    # bool before int: bool is an int subclass, and torch.bool does not reduce under NCCL
+    data = apply_to_collection(data, bool, scalar(torch.uint8))
+    data = apply_to_collection(data, int, scalar(torch.int))
+    data = apply_to_collection(data, float, scalar(torch.float))
+    try:
+        import numpy as np
+
+        data = apply_to_collection(data, np.ndarray, lambda a: torch.from_numpy(a).to(device))
+    except ImportError:
+        pass
+    return move_data_to_device(data, device)
+
+
+def convert_tensors_to_scalars(data: Any) -> Any:
+    """Every one-element tensor inside ``data`` as a Python number.
+
+    Raises:
+        ValueError: a tensor has more than one element.
+    """
+    def item(t: Tensor) -> Union[int, float, bool]:
+        if t.numel() != 1:
+            raise ValueError(f"The metric `{t}` does not contain a single element, thus it cannot be converted to a "
+                             "scalar.")
+        return t.item()
+
+    return apply_to_collection(data, Tensor, item)

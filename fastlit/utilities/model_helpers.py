@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from fastlit.utilities.imports import _TORCHVISION_AVAILABLE, RequirementCache  # noqa: F401  (Lightning exports it)
+
 
 def is_overridden(method_name: str, instance: Optional[Any] = None, parent: Optional[type] = None) -> bool:
     """True when ``type(instance)`` defines ``method_name`` differently from ``parent``.
@@ -32,3 +34,18 @@ def is_overridden(method_name: str, instance: Optional[Any] = None, parent: Opti
     if method_name in getattr(instance, "__dict__", {}):
         return True
     return getattr(instance_attr, "__code__", instance_attr) is not getattr(parent_attr, "__code__", parent_attr)
+
+
+def get_torchvision_model(model_name: str, **kwargs: Any) -> Any:
+    """``torchvision.models.get_model(model_name, **kwargs)`` (e.g. ``"resnet18", weights=None``).
+
+    Raises:
+        ModuleNotFoundError: torchvision is not installed (it is not a fastlit dependency).
+    """
+    if not _TORCHVISION_AVAILABLE:
+        raise ModuleNotFoundError(str(_TORCHVISION_AVAILABLE))
+    from torchvision import models
+
+    if hasattr(models, "get_model"):  # torchvision >= 0.14
+        return models.get_model(model_name, **kwargs)
+    return getattr(models, model_name)(**kwargs)

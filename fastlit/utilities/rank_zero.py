@@ -50,9 +50,21 @@ def rank_zero_warn(message: Any, category: type = UserWarning, stacklevel: int =
     warnings.warn(message, category=category, stacklevel=stacklevel, **kwargs)
 
 
+class LightningDeprecationWarning(DeprecationWarning):
+    """Deprecations of Lightning/fastlit APIs (a ``DeprecationWarning``, shown by default, not only in __main__)."""
+
+
+warnings.simplefilter("default", category=LightningDeprecationWarning)
+
+
 @rank_zero_only
 def rank_zero_deprecation(message: Any, stacklevel: int = 4) -> None:
-    warnings.warn(message, category=DeprecationWarning, stacklevel=stacklevel)
+    warnings.warn(message, category=LightningDeprecationWarning, stacklevel=stacklevel)
+
+
+def rank_prefixed_message(message: str, rank: Optional[int]) -> str:
+    """``"[rank: 1] message"``, or the message unchanged when ``rank`` is None."""
+    return f"[rank: {rank}] {message}" if rank is not None else message
 
 
 class WarningCache(set):

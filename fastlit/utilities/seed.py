@@ -1,9 +1,11 @@
 """``seed_everything``: one call seeds python, numpy and torch (CPU and CUDA)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-from typing import Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 import torch
 
@@ -46,3 +48,28 @@ def reset_seed() -> None:
     seed = os.environ.get("PL_GLOBAL_SEED")
     if seed is not None:
         seed_everything(int(seed), workers=bool(int(os.environ.get("PL_SEED_WORKERS", "0"))), verbose=False)
+
+
+@contextlib.contextmanager
+def isolate_rng(include_cuda: bool = True) -> Iterator[None]:
+    """Leave python's, numpy's and torch's (CPU and, with ``include_cuda``, CUDA) random state as it was before
+    the block."""
+    py_state = random.getstate()
+    torch_state = torch.get_rng_state()
+    cuda = include_cuda and torch.cuda.is_available() and torch.cuda.is_initialized()
+    cuda_state = torch.cuda.get_rng_state_all() if cuda else None
+    try:
+        import numpy as np
+
+        np_state: Optional[Any] = np.random.get_state()
+    except ImportError:
+        np, np_state = None, None
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        torch.set_rng_state(torch_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state_all(cuda_state)
+        if np_state is not None:
+            np.random.set_state(np_state)

@@ -8,7 +8,7 @@ from argparse import Namespace
 from collections.abc import MutableMapping, Sequence
 from typing import Any, Optional, Union
 
-from fastlit.utilities.parsing import AttributeDict
+from fastlit.utilities.parsing import AttributeDict, save_hyperparameters  # noqa: F401  (Lightning exports it)
 
 
 def _init_args(frame: types.FrameType) -> tuple[Any, dict[str, Any]]:
@@ -120,3 +120,4 @@ class HyperparametersMixin:
         if not hasattr(self, "_hparams_initial"):
             return AttributeDict()
         return copy.deepcopy(self._hparams_initial)
+
