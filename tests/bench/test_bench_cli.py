@@ -86,7 +86,8 @@ def cli_args(extra):
 
 
 def test_console_script_help():
-    out = subprocess.run([sys.executable, "-m", "fastlit.cli", "bench", "--help"], capture_output=True, text=True)
+    # the console script's module (fastlit.cli is Lightning's LightningCLI path)
+    out = subprocess.run([sys.executable, "-m", "fastlit._cli", "bench", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--compare" in out.stdout
 
 
