@@ -14,8 +14,19 @@ from fastlit.callbacks.lr_monitor import LearningRateMonitor
 from fastlit.callbacks.on_exception_checkpoint import OnExceptionCheckpoint
 from fastlit.callbacks.prediction_writer import BasePredictionWriter
 from fastlit.callbacks.timer import Timer
+# Lightning's other callbacks: finetuning is real, the rest are placeholders that say what to use instead
+from fastlit.callbacks.finetuning import BackboneFinetuning, BaseFinetuning
+from fastlit.callbacks.progress import RichProgressBar
+from fastlit.callbacks.pruning import ModelPruning
+from fastlit.callbacks.rich_model_summary import RichModelSummary
+from fastlit.callbacks.spike import SpikeDetection
+from fastlit.callbacks.stochastic_weight_avg import StochasticWeightAveraging
+from fastlit.callbacks.throughput_monitor import ThroughputMonitor
+from fastlit.callbacks.weight_averaging import EMAWeightAveraging, WeightAveraging
 
-__all__ = ["BasePredictionWriter", "BatchSizeFinder", "Callback", "Checkpoint", "DeviceStatsMonitor",
-           "EarlyStopping", "GradientAccumulationScheduler", "LambdaCallback", "LearningRateFinder",
-           "LearningRateMonitor", "ModelCheckpoint", "ModelSummary", "OnExceptionCheckpoint", "ProgressBar",
-           "TQDMProgressBar", "Timer"]
+__all__ = ["BackboneFinetuning", "BaseFinetuning", "BasePredictionWriter", "BatchSizeFinder", "Callback",
+           "Checkpoint", "DeviceStatsMonitor", "EMAWeightAveraging", "EarlyStopping", "GradientAccumulationScheduler",
+           "LambdaCallback", "LearningRateFinder", "LearningRateMonitor", "ModelCheckpoint", "ModelPruning",
+           "ModelSummary", "OnExceptionCheckpoint", "ProgressBar", "RichModelSummary", "RichProgressBar",
+           "SpikeDetection", "StochasticWeightAveraging", "TQDMProgressBar", "ThroughputMonitor", "Timer",
+           "WeightAveraging"]
