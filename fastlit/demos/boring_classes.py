@@ -231,3 +231,58 @@ class DemoModel(LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.learning_rate)
+
+
+class IterableBoringDataModule(LightningDataModule):
+    """Two loaders per stage, one over a sized and one over an iterable dataset (4 features): 16 samples each
+    for train, 32 for val, 64 for test, 128 for predict. (fastlit trains on one loader, so this datamodule is for
+    validate/test/predict, which accept a list of loaders.)"""
+
+    def setup(self, stage: str) -> None:
+        sizes = {"fit": ("train", 16), "test": ("test", 64), "predict": ("predict", 128)}
+        if stage in sizes:
+            name, n = sizes[stage]
+            setattr(self, f"{name}_datasets", [RandomDataset(4, n), RandomIterableDataset(4, n)])
+        if stage in ("fit", "validate"):
+            self.val_datasets = [RandomDataset(4, 32), RandomIterableDataset(4, 32)]
+
+    def train_dataloader(self) -> list[DataLoader]:
+        return [DataLoader(d) for d in self.train_datasets]
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return [DataLoader(d) for d in self.val_datasets]
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return [DataLoader(d) for d in self.test_datasets]
+
+    def predict_dataloader(self) -> list[DataLoader]:
+        return [DataLoader(d) for d in self.predict_datasets]
+
+
+class Net(nn.Module):
+    """The classic MNIST CNN (two convolutions, max-pool, dropout, two linear layers) returning log-probabilities
+    for 1x28x28 inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        x = torch.flatten(self.dropout1(x), 1)
+        x = self.dropout2(F.relu(self.fc1(x)))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "LightningOptimizer": "fastlit.core.optimizer",
+    "apply_to_collection": "fastlit.utilities.apply_func",
+})
