@@ -198,3 +198,11 @@ class EarlyStopping(Callback):
             message = f"[rank: {rank}] {message}"
         if rank is None or not log_rank_zero_only or rank == 0:
             log.info(message)
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "rank_prefixed_message": "fastlit.utilities.rank_zero",
+})

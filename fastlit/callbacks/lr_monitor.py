@@ -173,3 +173,11 @@ class LearningRateMonitor(Callback):
             return [f"{base}/{n}" for n in group_names]
         own = groups[0].get("name") if groups else None
         return [f"{base}/{own}" if own else base]
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "LRSchedulerConfig": "fastlit.utilities.types",
+})

@@ -565,3 +565,11 @@ class ModelCheckpoint(Checkpoint):
             checkpoint_io.remove_checkpoint(filepath)
         elif os.path.exists(filepath):
             os.remove(filepath)
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "get_filesystem": "fastlit.utilities.cloud_io",
+})

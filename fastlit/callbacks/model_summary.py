@@ -49,3 +49,12 @@ class ModelSummary(Callback):
         table = _format_summary_table(total_parameters, trainable_parameters, model_size, total_training_modes,
                                       total_flops, *summary_data)
         log.info("\n" + table)
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "DeepSpeedSummary": "fastlit.utilities.model_summary",
+    "Summary": "fastlit.utilities.model_summary:ModelSummary",
+})

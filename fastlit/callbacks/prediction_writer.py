@@ -171,3 +171,12 @@ class BasePredictionWriter(Callback):
             return
         preds = self._predictions[0] if len(self._predictions) == 1 else self._predictions
         self.write_on_epoch_end(trainer, pl_module, preds, self._epoch_batch_indices)
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "LightningEnum": "fastlit.utilities.enums",
+    "is_param_in_hook_signature": "fastlit.utilities.signature_utils",
+})

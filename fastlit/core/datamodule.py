@@ -66,3 +66,11 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
         from fastlit.checkpoint.loading import load_from_checkpoint
 
         return load_from_checkpoint(cls, checkpoint_path, map_location, hparams_file, None, weights_only, **kwargs)
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "apply_to_collection": "fastlit.utilities.apply_func",
+})

@@ -108,3 +108,11 @@ class CheckpointHooks:
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "MisconfigurationException": "fastlit.utilities.exceptions",
+})

@@ -18,6 +18,9 @@ from fastlit.utilities.rank_zero import WarningCache, rank_zero_warn
 
 _warnings = WarningCache()
 
+# what `self.optimizers()` returns
+MODULE_OPTIMIZERS = Union[Optimizer, LightningOptimizer, list[Optimizer], list[LightningOptimizer]]
+
 
 class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHooks, nn.Module):
     """Base class of a fastlit model: define ``training_step`` and ``configure_optimizers`` (at least).
@@ -330,3 +333,21 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
         from fastlit.checkpoint.loading import load_from_checkpoint
 
         return load_from_checkpoint(cls, checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs)
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "Callback": "fastlit.callbacks.callback",
+    "GradClipAlgorithmType": "fastlit.utilities.enums",
+    "Logger": "fastlit.loggers.logger",
+    "RequirementCache": "fastlit.utilities.imports",
+    "apply_to_collection": "fastlit.utilities.apply_func",
+    "convert_to_tensors": "fastlit.utilities.apply_func",
+    "get_filesystem": "fastlit.utilities.cloud_io",
+    "is_param_in_hook_signature": "fastlit.utilities.signature_utils",
+    "log": "@logger",
+    "rank_zero_deprecation": "fastlit.utilities.rank_zero",
+    "warning_cache": "@warning_cache",
+})

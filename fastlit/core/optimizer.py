@@ -57,3 +57,21 @@ class LightningOptimizer:
 
     def __repr__(self) -> str:
         return f"LightningOptimizer({self._optimizer!r})"
+
+
+def do_nothing_closure() -> None:
+    """The closure passed to ``optimizer.step`` when there is nothing to recompute."""
+    return
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "LRSchedulerConfig": "fastlit.utilities.types",
+    "MisconfigurationException": "fastlit.utilities.exceptions",
+    "Optimizable": "fastlit.utilities.types",
+    "is_overridden": "fastlit.utilities.model_helpers",
+    "is_param_in_hook_signature": "fastlit.utilities.signature_utils",
+    "rank_zero_warn": "fastlit.utilities.rank_zero",
+})

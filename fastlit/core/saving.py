@@ -19,6 +19,9 @@ from typing import Any, Union
 
 _PATH = Union[str, "os.PathLike[str]"]
 
+# checkpoint keys under which Lightning versions before 1.0 stored hyperparameters
+CHECKPOINT_PAST_HPARAMS_KEYS = ("hparams", "module_arguments")
+
 
 def _omegaconf_available() -> bool:
     # find_spec only looks the package up; importing omegaconf costs ~50 ms, so do that only when a file is written
@@ -189,3 +192,22 @@ def update_hparams(hparams: dict, updates: dict) -> None:
             update_hparams(hparams[key], value)
         else:
             hparams[key] = value
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "AttributeDict": "fastlit.utilities.parsing",
+    "CUDAAccelerator": "fastlit.accelerators.cuda",
+    "MPSAccelerator": "fastlit.accelerators.mps",
+    "XLAAccelerator": "fastlit.accelerators.xla",
+    "apply_to_collection": "fastlit.utilities.apply_func",
+    "get_filesystem": "fastlit.utilities.cloud_io",
+    "is_overridden": "fastlit.utilities.model_helpers",
+    "log": "@logger",
+    "parse_class_init_keys": "fastlit.utilities.parsing",
+    "pl_legacy_patch": "fastlit.utilities.migration",
+    "pl_load": "fastlit.utilities.cloud_io",
+    "rank_zero_warn": "fastlit.utilities.rank_zero",
+})

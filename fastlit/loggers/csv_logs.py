@@ -146,3 +146,11 @@ class CSVLogger(_VersionedLogger):
         if self._experiment is None:
             return  # nothing was logged in this process: don't create an empty version folder
         self.save()
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "Logger": "fastlit.loggers.logger",
+})

@@ -210,3 +210,11 @@ def merge_dicts(
         else:
             merged[key] = (fn or default_func)(values)
     return dict(merged)
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "ModelCheckpoint": "fastlit.callbacks.model_checkpoint",
+})

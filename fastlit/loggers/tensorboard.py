@@ -215,3 +215,12 @@ def _is_omegaconf_container(obj: Any) -> bool:
     from omegaconf import Container
 
     return isinstance(obj, Container)
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "Logger": "fastlit.loggers.logger",
+    "ModelCheckpoint": "fastlit.callbacks.model_checkpoint",
+})

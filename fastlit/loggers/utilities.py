@@ -145,3 +145,11 @@ def _log_hyperparams(trainer: Any) -> None:
             logger.log_hyperparams(hparams)
         logger.log_graph(module)
         logger.save()
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "Checkpoint": "fastlit.callbacks.checkpoint",
+})

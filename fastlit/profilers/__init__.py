@@ -10,12 +10,14 @@ from fastlit.profilers.advanced import AdvancedProfiler
 from fastlit.profilers.base import PassThroughProfiler
 from fastlit.profilers.profiler import Profiler
 from fastlit.profilers.simple import SimpleProfiler
+from fastlit.profilers.xla import XLAProfiler
 from fastlit.utilities.exceptions import MisconfigurationException
 
 if TYPE_CHECKING:
     from fastlit.profilers.pytorch import PyTorchProfiler
 
-__all__ = ["AdvancedProfiler", "PassThroughProfiler", "Profiler", "PyTorchProfiler", "SimpleProfiler", "resolve"]
+__all__ = ["AdvancedProfiler", "PassThroughProfiler", "Profiler", "PyTorchProfiler", "SimpleProfiler", "XLAProfiler",
+           "resolve"]
 
 _NAMES = ("simple", "advanced", "pytorch")
 

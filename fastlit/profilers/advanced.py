@@ -98,3 +98,13 @@ class AdvancedProfiler(Profiler):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "get_filesystem": "fastlit.utilities.cloud_io",
+    "log": "@logger",
+    "rank_zero_only": "fastlit.utilities.rank_zero",
+})

@@ -129,3 +129,11 @@ class Profiler(ABC):
     @property
     def local_rank(self) -> int:
         return 0 if self._local_rank is None else self._local_rank
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "get_filesystem": "fastlit.utilities.cloud_io",
+})

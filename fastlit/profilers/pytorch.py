@@ -346,3 +346,15 @@ class PyTorchProfiler(Profiler):
             self.stop(name)
         self._recording_map = {}
         super().teardown(stage=stage)
+
+
+# Lightning's name for the class in the same role (a schedule counted per kind of step)
+ScheduleWrapper = _StageSchedule
+
+
+def __getattr__(name: str) -> Any:
+    # names Lightning's module also exports, imported on first use (fastlit._reexport)
+    from fastlit._reexport import lazy_exports
+
+    return lazy_exports(__name__, {"is_cuda_available": "fastlit.accelerators.cuda",
+                                   "log": "fastlit.profilers.profiler"})(name)

@@ -160,3 +160,11 @@ class SimpleProfiler(Profiler):
         if split:
             out += sep + split
         return out + sep
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "log": "@logger",
+})

@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from fastlit.strategies.single_device import Strategy
+from fastlit.strategies.parallel import ParallelStrategy
 from fastlit.utilities.exceptions import MisconfigurationException
 from fastlit.utilities.rank_zero import rank_zero_info, rank_zero_only
 
@@ -53,7 +53,7 @@ class _StepWrapper(nn.Module):
         return self.module.training_step(*args, **kwargs)
 
 
-class DDPStrategy(Strategy):
+class DDPStrategy(ParallelStrategy):
     """Distributed data parallel training, one process per device.
 
     Args:
@@ -263,3 +263,21 @@ class DDPStrategy(Strategy):
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.1)
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "CheckpointIO": "fastlit.checkpoint.io",
+    "ClusterEnvironment": "fastlit.plugins.environments",
+    "LightningOptimizer": "fastlit.core.optimizer",
+    "Precision": "fastlit.plugins.precision.precision",
+    "TBroadcast": "fastlit.strategies.strategy",
+    "TrainerFn": "fastlit.trainer.states",
+    "log": "@logger",
+    "prepare_for_backward": "fastlit.overrides.distributed",
+    "rank_zero_deprecation": "fastlit.utilities.rank_zero",
+    "reset_seed": "fastlit.utilities.seed",
+    "utils_rank_zero_only": "fastlit.utilities.rank_zero:rank_zero_only",
+})

@@ -21,6 +21,8 @@ _DDP_NAMES = {
 
 def _accelerator(accelerator: Any) -> str:
     acc = accelerator if isinstance(accelerator, str) else getattr(accelerator, "name", str(accelerator))
+    if callable(acc):  # an Accelerator object (fastlit.accelerators): its static name()
+        acc = acc()
     acc = acc.lower()
     if acc not in ("auto", "cpu", "gpu", "cuda", "mps", "tpu"):
         raise MisconfigurationException(
@@ -86,6 +88,13 @@ def select_strategy(accelerator: Any, strategy: Any, devices: Any, num_nodes: in
         if len(ids) > 1:
             raise MisconfigurationException(f"strategy='single_device' uses one device; got devices={devices!r}.")
         return acc, SingleDeviceStrategy(torch_devices[0])
+    from fastlit.strategies import StrategyRegistry
+
+    if name in StrategyRegistry:  # a name registered with StrategyRegistry.register(...)
+        s = StrategyRegistry.get(name)
+        if isinstance(s, DDPStrategy):
+            s.configure(torch_devices, num_nodes)
+        return acc, s
     raise MisconfigurationException(
         f"`Trainer(strategy={strategy!r})` is not supported. Use 'auto', 'single_device', 'ddp', 'ddp_spawn', "
         "'ddp_find_unused_parameters_true' or a DDPStrategy(...) instance (fsdp/deepspeed are not available).")

@@ -70,3 +70,13 @@ class SingleDeviceStrategy(Strategy):
     """
 
     strategy_name = "single_device"
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "CheckpointIO": "fastlit.checkpoint.io",
+    "Precision": "fastlit.plugins.precision.precision",
+    "TBroadcast": "fastlit.strategies.strategy",
+})

@@ -25,7 +25,7 @@ from fastlit.trainer.failures import FailureMixin
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.optimization import OptimizationMixin
 from fastlit.trainer.optimizers import LRSchedulerConfig
-from fastlit.trainer.precision import Precision, normalize
+from fastlit.trainer.precision import Precision as _Precision, normalize
 from fastlit.trainer.properties import PropertiesMixin, _LoopView
 from fastlit.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from fastlit.utilities.exceptions import MisconfigurationException
@@ -133,7 +133,7 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
             rank_zero_warn(f"You passed `Trainer(accelerator='cpu', precision={precision!r})` but AMP with fp16 is not "
                            "supported on CPU. Using `precision='bf16-mixed'` instead.")  # Lightning does the same
             self.precision = "bf16-mixed"
-        self.precision_plugin = Precision(self.precision, self.strategy.root_device)
+        self.precision_plugin = _Precision(self.precision, self.strategy.root_device)
 
         # ---- loop limits
         self.fast_dev_run = fast_dev_run
@@ -461,3 +461,27 @@ def _verify_fit_config(model: LightningModule, datamodule: Any, train_loader: An
             "No `configure_optimizers()` method defined. Lightning `Trainer` expects as minimum a "
             "`training_step()`, `train_dataloader()` and `configure_optimizers()` to be defined.")
 
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "Accelerator": "fastlit.accelerators.accelerator",
+    "CSVLogger": "fastlit.loggers.csv_logs",
+    "Checkpoint": "fastlit.callbacks.checkpoint",
+    "EarlyStopping": "fastlit.callbacks.early_stopping",
+    "GradClipAlgorithmType": "fastlit.utilities.enums",
+    "Logger": "fastlit.loggers.logger",
+    "ParallelStrategy": "fastlit.strategies.parallel",
+    "PossibleUserWarning": "fastlit.utilities.warnings",
+    "Precision": "fastlit.plugins.precision.precision",  # the Trainer's own precision object is _Precision
+    "Profiler": "fastlit.profilers.profiler",
+    "ProgressBar": "fastlit.callbacks.progress.progress_bar",
+    "Strategy": "fastlit.strategies.single_device",
+    "TensorBoardLogger": "fastlit.loggers.tensorboard",
+    "convert_tensors_to_scalars": "fastlit.utilities.apply_func",
+    "download_model_from_registry": "fastlit.utilities.model_registry",
+    "isolate_rng": "fastlit.utilities.seed",
+    "log": "@logger",
+    "module_available": "fastlit.utilities.imports",
+})

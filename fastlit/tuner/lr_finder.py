@@ -264,3 +264,11 @@ class _ExponentialLR(_SweepLR):
 
     def _at(self, base: float, r: float) -> float:
         return base * (self.end_lr / base) ** r
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "RequirementCache": "fastlit.utilities.imports",
+})

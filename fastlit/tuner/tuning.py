@@ -173,3 +173,11 @@ def _legacy_tune(trainer: Any, model: Any, train_dataloaders: Any = None, val_da
             kwargs.setdefault("attr_name", lr)
         result["lr_find"] = tuner.lr_find(model, train_dataloaders, val_dataloaders, datamodule=datamodule, **kwargs)
     return result
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "Callback": "fastlit.callbacks.callback",
+})

@@ -1,0 +1,20 @@
+"""``MLFlowLogger``: fastlit has no MLflow integration yet; the placeholder says what to use instead."""
+from fastlit._placeholders import placeholder_class, reason
+from fastlit.loggers.logger import Logger
+
+MLFlowLogger = placeholder_class(__name__, "MLFlowLogger", *reason("logger"), bases=(Logger,))
+
+LOCAL_FILE_URI_PREFIX = "file:"
+
+
+# Names Lightning's module also exports, imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {
+    "ModelCheckpoint": "fastlit.callbacks.model_checkpoint",
+    "RequirementCache": "fastlit.utilities.imports",
+    "log": "@logger",
+    "rank_zero_experiment": "fastlit.loggers.logger",
+    "rank_zero_only": "fastlit.utilities.rank_zero",
+    "rank_zero_warn": "fastlit.utilities.rank_zero",
+})

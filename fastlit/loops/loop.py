@@ -1,0 +1,1 @@
+"""Lightning's ``loops.loop`` path (its loop base class is private)."""

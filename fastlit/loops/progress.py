@@ -1,0 +1,1 @@
+"""Lightning's ``loops.progress`` path (its progress-tracking classes are private)."""

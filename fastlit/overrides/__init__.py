@@ -1,0 +1,1 @@
+"""Lightning's ``overrides`` package: distributed samplers and DDP helpers."""

@@ -1,0 +1,1 @@
+"""Lightning's ``strategies.launchers.launcher`` path (its launcher base class is private)."""

@@ -1,0 +1,1 @@
+"""Lightning's ``trainer.connectors.logger_connector`` path (see ``fastlit.trainer.connectors``)."""
