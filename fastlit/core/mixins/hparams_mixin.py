@@ -28,6 +28,14 @@ def _init_args(frame: types.FrameType) -> tuple[Any, dict[str, Any]]:
     return local_self, args
 
 
+def _same(value: Any, given: Any) -> bool:
+    """Whether an init argument is the object given to ``save_hyperparameters`` (Lightning compares with ==)."""
+    try:
+        return value is given or bool(value == given)
+    except Exception:  # e.g. an array argument, whose == is elementwise
+        return False
+
+
 def collect_init_args(frame: types.FrameType) -> dict[str, Any]:
     """Init arguments of every ``__init__`` in the ``super()`` chain of one object; the subclass's win."""
     chain: list[dict[str, Any]] = []
@@ -71,17 +79,8 @@ class HyperparametersMixin:
             logger: whether the loggers receive these hyperparameters.
         """
         self._log_hyperparams = logger
-        if len(args) == 1 and not isinstance(args[0], str):
-            hp = args[0]
-            if isinstance(hp, Namespace):
-                hp = vars(hp)
-            if not isinstance(hp, (dict, MutableMapping)):
-                raise ValueError(f"save_hyperparameters: unsupported type {type(hp).__name__}; pass a dict, a "
-                                 "Namespace, or names of __init__ arguments.")
-            self._set_hparams(dict(hp))
-            self._hparams_name = None
-            self._hparams_initial = copy.deepcopy(self._hparams)
-            return
+        if len(args) == 1 and not isinstance(args[0], str) and not args[0]:
+            return  # an empty container: nothing saved, nothing replaced (as Lightning)
         if frame is None:
             current = inspect.currentframe()
             frame = current.f_back if current is not None else None
@@ -91,6 +90,19 @@ class HyperparametersMixin:
         ignore = [a for a in (ignore or []) if isinstance(a, str)]
         for name in ignore:
             init_args.pop(name, None)
+        if len(args) == 1 and not isinstance(args[0], str):
+            hp = given = args[0]
+            if isinstance(hp, Namespace):
+                hp = vars(hp)
+            if not isinstance(hp, (dict, MutableMapping)):
+                raise ValueError(f"save_hyperparameters: unsupported type {type(hp).__name__}; pass a dict, a "
+                                 "Namespace, or names of __init__ arguments.")
+            names = [k for k, v in init_args.items() if _same(v, given)]
+            self._set_hparams(dict(hp))
+            self._hparams_name = names[0] if names else None
+            self.remove_ignored_hparams(ignore)
+            self._hparams_initial = copy.deepcopy(self._hparams)
+            return
         if args:
             missing = [a for a in args if a not in init_args]
             if missing:
@@ -99,13 +111,23 @@ class HyperparametersMixin:
             init_args = {k: init_args[k] for k in args}
         self._hparams_name = "kwargs" if init_args else None
         self._set_hparams(init_args)
+        self.remove_ignored_hparams(ignore)  # a subclass may drop what its base class saved
         try:
             self._hparams_initial = copy.deepcopy(self._hparams)
         except Exception:  # objects that cannot be copied are kept by reference
             self._hparams_initial = copy.copy(self._hparams)
 
     def _set_hparams(self, hp: dict[str, Any]) -> None:
-        self._hparams = AttributeDict(hp)
+        # a second save_hyperparameters() call adds to (and overrides keys of) what an earlier one saved
+        if isinstance(self.hparams, dict):
+            self.hparams.update(hp)
+        else:
+            self._hparams = AttributeDict(hp)
+
+    def remove_ignored_hparams(self, ignore_list: list[str]) -> None:
+        """Drop ``ignore_list`` from the saved hyperparameters (a subclass undoing its base class's save)."""
+        for key in ignore_list:
+            self.hparams.pop(key, None)
 
     @property
     def hparams(self) -> AttributeDict:
