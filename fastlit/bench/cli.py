@@ -13,17 +13,20 @@ SUITES = ("loop", "kernels", "checkpoint", "ddp")
 
 
 def _suites(text: str) -> tuple[str, ...]:
+    if text == "gate":
+        return ("gate",)
     names = SUITES if text == "all" else tuple(t for t in text.split(",") if t)
     bad = [n for n in names if n not in SUITES]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown suite(s) {bad or text!r}; choose from {', '.join(SUITES)}, all")
+        raise argparse.ArgumentTypeError(f"unknown suite(s) {bad or text!r}; choose from {', '.join(SUITES)}, all, gate")
     return names
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("suite", nargs="?", default="loop", type=_suites,
                    help="what to measure: loop (default; autoencoder + CNN), kernels, checkpoint, ddp (2 gloo ranks), all, "
-                        "or a comma list such as loop,kernels")
+                        "or a comma list such as loop,kernels; or gate: the CI regression gate against --baseline "
+                        "(exit 0 = no regression, 1 = regression)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                    help="where the loop suite trains (default cpu; auto = cuda when available)")
     p.add_argument("--workloads", default="autoencoder,cnn",
@@ -39,7 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="write every figure to PATH as JSON")
     p.add_argument("--plot", metavar="PATH.png", help="draw the ratios of this run to PATH.png (needs matplotlib)")
     p.add_argument("--compare", metavar="BASELINE", help="fail if a ratio is worse than BASELINE.json's")
-    p.add_argument("--tolerance", type=float, default=0.10, help="allowed relative regression (default 0.10)")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="allowed relative regression of a wall-time ratio (default 0.10 for --compare, 0.25 for gate)")
+    from fastlit.bench import gate
+
+    gate.add_arguments(p.add_argument_group("gate options"))
 
 
 def copy_bandwidth_gbs(nbytes: int = 256 << 20, repeats: int = 5) -> float:
@@ -104,17 +111,17 @@ def machine_info(threads: int) -> dict[str, Any]:
             "gpu": gpu_info()}
 
 
-def compare(current: dict[str, float], baseline: dict[str, float], tolerance: float) -> list[str]:
-    """Names of ratios (lower is better) that got worse than ``baseline`` by more than ``tolerance``."""
-    worse = []
-    for key, base in baseline.items():
-        if key in current and current[key] > base * (1 + tolerance):
-            worse.append(f"{key}: {current[key]:.3f} vs baseline {base:.3f} (+{(current[key] / base - 1) * 100:.1f}%)")
-    return worse
-
-
 def run(args: argparse.Namespace) -> int:
     import importlib.util
+
+    from fastlit.bench import gate
+
+    if args.suite == ("gate",):
+        if args.tolerance is None:
+            args.tolerance = gate.WALL_TOLERANCE
+        return gate.run(args)
+    if args.tolerance is None:
+        args.tolerance = 0.10
 
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before minutes of measuring
         print("--plot needs matplotlib: pip install matplotlib (or pip install -e '.[examples]')", file=sys.stderr)
@@ -182,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         with open(args.compare) as f:
             baseline = json.load(f)
-        worse = compare(report["ratios"], baseline.get("ratios", baseline), args.tolerance)
+        worse = gate.compare(report["ratios"], baseline.get("ratios", baseline), args.tolerance)
         if worse:
             print(f"REGRESSION (tolerance {args.tolerance:.0%}):", *worse, sep="\n  ", file=sys.stderr)
             return 1

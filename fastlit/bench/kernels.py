@@ -49,13 +49,20 @@ class Case:
 
 
 def _timed(fn: Callable[[], None], steps: int, setup: Callable[[], None] = None) -> Callable[[], float]:
+    """Seconds per step over ``steps`` steps; ``setup`` (untimed) runs before every step."""
     def run() -> float:
-        if setup is not None:
-            setup()
-        t0 = time.perf_counter()
+        if setup is None:
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            return (time.perf_counter() - t0) / steps
+        total = 0.0
         for _ in range(steps):
+            setup()
+            t0 = time.perf_counter()
             fn()
-        return (time.perf_counter() - t0) / steps
+            total += time.perf_counter() - t0
+        return total / steps
     run.step, run.setup = fn, setup  # one untimed-setup + one step, for pytest-benchmark
     return run
 
@@ -117,7 +124,7 @@ def amp_clip_case(shapes, name: str, steps: int) -> Case:
                 torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
             scaler.step(opt)
             scaler.update()
-        return _timed(step, 1, setup=reset)
+        return _timed(step, steps, setup=reset)
 
     case.variants["torch fused seq"] = variant(False)
     case.variants["fastlit"] = variant(True)
@@ -131,38 +138,41 @@ def copy_case(n: int, name: str, steps: int) -> Case:
     return case
 
 
-def all_cases(quick: bool = False) -> List[Case]:
+def all_cases(quick: bool = False, scale: int = 1) -> List[Case]:
+    """Every case; ``scale`` multiplies the steps per timed sample (20 for the autoencoder, 1 for the big ones)."""
     big = big_shapes(2_000_000 if quick else 8_000_000)
     big_n = sum(s[0] for s in big)
     ae_n = sum(torch.Size(s).numel() for s in AE_SHAPES)
     return [
-        copy_case(4 * ae_n, "copy (AE adam bytes)", 20),
-        adam_case(AE_SHAPES, "adam, autoencoder 101k", 20),
-        copy_case(big_n * 7 // 2, f"copy ({big_n / 1e6:.0f}M adam bytes)", 1),
-        adam_case(big, f"adam, {big_n / 1e6:.0f}M params / 200 tensors", 1),
-        amp_clip_case(big, f"scale+clip+adamw, {big_n / 1e6:.0f}M", 1),
-        sgd_case(big, f"sgd momentum, {big_n / 1e6:.0f}M", 1),
+        copy_case(4 * ae_n, "copy (AE adam bytes)", 20 * scale),
+        adam_case(AE_SHAPES, "adam, autoencoder 101k", 20 * scale),
+        copy_case(big_n * 7 // 2, f"copy ({big_n / 1e6:.0f}M adam bytes)", scale),
+        adam_case(big, f"adam, {big_n / 1e6:.0f}M params / 200 tensors", scale),
+        amp_clip_case(big, f"scale+clip+adamw, {big_n / 1e6:.0f}M", scale),
+        sgd_case(big, f"sgd momentum, {big_n / 1e6:.0f}M", scale),
     ]
 
 
-def measure(cases: List[Case], repeats: int) -> List[dict]:
-    """Rows of {case, variant, ms, GB/s, ratio (baseline time / variant time)}; each case interleaved."""
+def measure(cases: List[Case], repeats: int, stat: Callable[[List[float]], float] = statistics.median) -> List[dict]:
+    """Rows of {case, variant, ms, GB/s, ratio (baseline time / variant time)}; each case interleaved, each
+    variant summarized by ``stat`` (the median; the gate takes the minimum: noise only ever adds time)."""
     rows = []
     for case in cases:
         samples = interleave(case.variants, repeats)
-        med = {k: statistics.median(v) for k, v in samples.items()}
+        med = {k: stat(v) for k, v in samples.items()}
         for variant, t in med.items():
             rows.append({"case": case.name, "variant": variant, "ms": t * 1e3, "GB/s": case.nbytes / t / 1e9,
                          "speedup_vs_" + case.baseline.replace(" ", "_"): med[case.baseline] / t})
     return rows
 
 
-def run(threads: int = 1, repeats: int = 15, quick: bool = False) -> dict:
+def run(threads: int = 1, repeats: int = 15, quick: bool = False, scale: int = 1,
+        stat: Callable[[List[float]], float] = statistics.median) -> dict:
     """The suite for `fastlit bench kernels`: rows, plus time ratios (fastlit / baseline; lower is better)."""
     prev = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        rows = measure(all_cases(quick), repeats)
+        rows = measure(all_cases(quick, scale), repeats, stat)
     finally:
         torch.set_num_threads(prev)
     ratios = {}

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from fastlit.bench import cli, loop, timing
+from fastlit.bench import cli, gate, loop, timing
 
 
 def test_interleave_runs_variants_in_rounds_and_drops_warmup():
@@ -18,8 +18,8 @@ def test_interleave_runs_variants_in_rounds_and_drops_warmup():
 
 def test_compare_names_only_ratios_worse_than_tolerance():
     base = {"loop.fastlit": 1.00, "loop.fastlit_off": 0.90}
-    assert cli.compare({"loop.fastlit": 1.09, "loop.fastlit_off": 0.80}, base, 0.10) == []
-    worse = cli.compare({"loop.fastlit": 1.20, "loop.fastlit_off": 0.91}, base, 0.10)
+    assert gate.compare({"loop.fastlit": 1.09, "loop.fastlit_off": 0.80}, base, 0.10) == []
+    worse = gate.compare({"loop.fastlit": 1.20, "loop.fastlit_off": 0.91}, base, 0.10)
     assert len(worse) == 1 and worse[0].startswith("loop.fastlit:")
 
 
