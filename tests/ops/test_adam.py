@@ -137,13 +137,33 @@ def test_grad_factor_scales_update_without_touching_grads():
     assert all(torch.equal(a, b) for a, b in zip(grads, gs))
 
 
-def test_empty_list_and_empty_tensors():
-    fused_step([], [], fused_state([]))  # no-op, no error
-    params = [torch.zeros(0), torch.zeros(3, 0), torch.ones(5)]
-    state = fused_state(params)
-    fused_step(params, [torch.zeros(0), torch.zeros(3, 0), torch.ones(5)], state)
-    assert [s.item() for s in state["state_steps"]] == [1.0, 1.0, 1.0]
-    assert (params[2] < 1).all()
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_empty_tensors_among_others_match_torch(amsgrad):
+    # Empty tensors in any position stay empty and count their steps like torch.optim.Adam does, and every
+    # tensor after them gets exactly torch's update and state, over several steps; a skipped step (found_inf)
+    # changes nothing, the empty tensors' steps included.
+    fused_step([], [], fused_state([]))  # an empty call is a no-op, not an error
+    shapes = [(0,), (5,), (3, 0), (4, 2), (0, 7), (9,)]
+    params, grads = make(shapes), grad_seq(shapes, 3)
+    ref, ref_state = run_torch_adam(params, grads, lr=1e-2, amsgrad=amsgrad, weight_decay=0.1)
+    ours = [p.clone() for p in params]
+    state = fused_state(ours, amsgrad=amsgrad)
+    for gs in grads:
+        fused_step(ours, [g.clone() for g in gs], state, amsgrad=amsgrad, weight_decay=0.1)
+    keys = [("exp_avgs", "exp_avg"), ("exp_avg_sqs", "exp_avg_sq")] + ([("max_exp_avg_sqs", "max_exp_avg_sq")]
+                                                                     if amsgrad else [])
+    for i, (p, r) in enumerate(zip(ours, ref)):
+        assert p.shape == shapes[i]
+        assert_close_scaled(p, r, 1e-6, f"param {i}")
+        for ours_key, torch_key in keys:
+            assert state[ours_key][i].shape == shapes[i]
+            assert_close_scaled(state[ours_key][i], ref_state[i][torch_key], 1e-6, f"{ours_key} {i}")
+        assert state["state_steps"][i].item() == ref_state[i]["step"].item() == 3.0
+    assert all(not torch.equal(ours[i], params[i]) for i in (1, 3, 5))
+    before = [p.clone() for p in ours]
+    fused_step(ours, [g.clone() for g in grads[0]], state, amsgrad=amsgrad, found_inf=torch.tensor(1.0))
+    assert all(torch.equal(a, b) for a, b in zip(before, ours))
+    assert [s.item() for s in state["state_steps"]] == [3.0] * len(shapes)
 
 
 def test_thousand_tiny_tensors():

@@ -1,5 +1,6 @@
 """fastlit.ops.fused_sgd_ against torch.optim.SGD and torch's own fused kernel."""
 import itertools
+import math
 
 import pytest
 import torch
@@ -76,19 +77,87 @@ def test_grad_scale_and_found_inf_match_torch_fused():
         assert_close_scaled(b, a, 1e-6, "param")
 
 
-def test_grad_factor_and_empty_inputs():
+def test_grad_factor_scales_update_without_touching_grads():
     params = make(SHAPES)
     (grads,) = [make(SHAPES, seed=3)]
     ref = [p.clone() for p in params]
     run_fused(ref, [[g * 0.5 for g in grads]], lr=0.1)
     ours = [p.clone() for p in params]
+    kept = [g.clone() for g in grads]
     ops.fused_sgd_(ours, grads, [], lr=0.1, momentum=0.0, weight_decay=0.0, grad_factor=torch.tensor(0.5))
     for a, b in zip(ref, ours):
         assert_close_scaled(b, a, 1e-6, "param")
-    ops.fused_sgd_([], [], [], lr=0.1, momentum=0.0, weight_decay=0.0)
-    empty = [torch.zeros(0), torch.zeros(2, 0)]
-    ops.fused_sgd_(empty, [torch.zeros(0), torch.zeros(2, 0)], [torch.zeros(0), torch.zeros(2, 0)], lr=0.1,
-                   momentum=0.9, weight_decay=0.0, is_first_step=True)
+    assert all(torch.equal(a, b) for a, b in zip(grads, kept))
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_empty_tensors_among_others_match_torch(momentum):
+    # Empty tensors in any position: they stay empty, and every tensor after them is still updated exactly as
+    # torch.optim.SGD does (momentum buffers included), over several steps.
+    shapes = [(0,), (5,), (2, 0), (3, 4), (0, 3), (7,)]
+    params = make(shapes)
+    grads = [make(shapes, seed=s) for s in (1, 2, 3)]
+    opt = dict(momentum=momentum, weight_decay=0.01, nesterov=momentum > 0)
+    ref, ref_state = run_torch_sgd(params, grads, lr=0.1, **opt)
+    ours = [p.clone() for p in params]
+    bufs = run_fused(ours, grads, lr=0.1, **opt)
+    for i, (p, r) in enumerate(zip(ours, ref)):
+        assert p.shape == shapes[i]
+        assert_close_scaled(p, r, 1e-6, f"param {i}")
+        if momentum:
+            assert bufs[i].shape == shapes[i]
+            assert_close_scaled(bufs[i], ref_state[i]["momentum_buffer"], 1e-6, f"buffer {i}")
+    assert all(not torch.equal(ours[i], params[i]) for i in (1, 3, 5))
+    ops.fused_sgd_([], [], [], lr=0.1, momentum=0.9, weight_decay=0.0)  # an empty call is a no-op, not an error
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [dict(momentum=0.0), dict(momentum=0.9, weight_decay=0.1), dict(momentum=0.9, nesterov=True, maximize=True),
+     dict(momentum=0.9, dampening=0.5)],
+    ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()),
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_nonfinite_grads_propagate_like_torch(opt, dtype):
+    # inf / -inf / nan in a gradient reach the parameter (and through the momentum buffer, the later steps)
+    # exactly where torch puts them; no value is silently dropped or clamped. Finite elements stay finite.
+    shapes = [(40,), (7, 3), (129,)]  # the last one spans full vector blocks and a tail
+    params = make(shapes, dtype)
+    grads = [make(shapes, dtype, seed=s) for s in (1, 2, 3)]
+    grads[0][0][3], grads[0][0][7], grads[0][0][20] = math.inf, -math.inf, math.nan
+    grads[0][1][2, 1] = math.nan
+    grads[1][2][128] = math.inf  # the tail of the last tensor, in a later step
+    ref, ref_state = run_torch_sgd(params, grads, lr=0.1, **opt)
+    ours = [p.clone() for p in params]
+    bufs = run_fused(ours, grads, lr=0.1, buf_dtype=dtype, **opt)
+    for i, (p, r) in enumerate(zip(ours, ref)):
+        assert torch.equal(p.isnan(), r.isnan()) and torch.equal(p.isposinf(), r.isposinf()), f"param {i}"
+        assert torch.equal(p.isneginf(), r.isneginf()), f"param {i}"
+        fin = r.isfinite()
+        assert_close_scaled(p[fin], r[fin], 1e-6 if dtype == torch.float32 else 1e-2, f"param {i}")
+        if opt["momentum"]:
+            b = ref_state[i]["momentum_buffer"]
+            assert torch.equal(bufs[i].isnan(), b.isnan()) and torch.equal(bufs[i].isinf(), b.isinf()), f"buffer {i}"
+    assert ours[0].isnan().any() and not ours[2][:128].isnan().any()  # the non-finite values did arrive
+
+
+@pytest.mark.parametrize("buf_dtype", [torch.float32, torch.bfloat16])
+def test_first_step_ignores_what_the_momentum_buffers_held(buf_dtype):
+    # torch starts each buffer as a copy of the gradient; fastlit's come from torch.empty_like and may hold any
+    # bits, inf and nan included: the first step must not read them.
+    shapes = [(64,), (5, 3), (200,)]
+    params = make(shapes, torch.bfloat16 if buf_dtype == torch.bfloat16 else torch.float32)
+    grads = [make(shapes, params[0].dtype, seed=1)]
+    opt = dict(momentum=0.9, dampening=0.3, weight_decay=0.1)
+    ref, ref_state = run_torch_sgd(params, grads, lr=0.1, **opt)
+    ours = [p.clone() for p in params]
+    bufs = [torch.full_like(p, fill, dtype=buf_dtype) for p, fill in zip(params, (math.nan, math.inf, -math.inf))]
+    ops.fused_sgd_(ours, [g.clone() for g in grads[0]], bufs, lr=0.1, is_first_step=True, **opt)
+    tol = 1e-6 if buf_dtype == torch.float32 else 1e-2
+    for i, (p, r) in enumerate(zip(ours, ref)):
+        assert p.isfinite().all(), f"param {i}"
+        assert_close_scaled(p, r, tol, f"param {i}")
+        assert_close_scaled(bufs[i].float(), ref_state[i]["momentum_buffer"].float(), tol, f"buffer {i}")
 
 
 def test_bad_inputs():

@@ -182,8 +182,9 @@ inline void check_update_scale_inputs(const char* op, const at::Tensor& scale, c
   check_scalar(op, "found_inf", found_inf, scale.device());
   TORCH_CHECK(growth_tracker.numel() == 1 && growth_tracker.scalar_type() == at::kInt &&
                   growth_tracker.device() == scale.device(),
-              op, ": growth_tracker must be a one-element int32 tensor on ", scale.device(), ", got ",
-              growth_tracker.scalar_type(), " on ", growth_tracker.device(), ".");
+              op, ": growth_tracker must be a one-element int32 tensor on ", scale.device(), " (got ",
+              growth_tracker.scalar_type(), ", ", growth_tracker.numel(), " elements, on ", growth_tracker.device(),
+              ").");
 }
 
 }  // namespace fastlit
