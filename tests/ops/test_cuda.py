@@ -1,6 +1,7 @@
 """CUDA kernels against the CPU kernels (already checked against torch) and torch's CUDA fused ops.
 
-Skipped without a GPU or when fastlit._C was built without its CUDA sources.
+Skipped only without a GPU. With a GPU, a fastlit._C that did not load or was built without its CUDA sources
+fails every test here (a build that silently lost its CUDA kernels must not pass CI on a GPU machine).
 """
 import math
 
@@ -10,12 +11,29 @@ import torch
 import fastlit._ext as ext
 from fastlit import ops
 
+from . import bad_inputs
 from .reference import assert_close_scaled, opcheck
 
-pytestmark = pytest.mark.skipif(
-    not (torch.cuda.is_available() and ext.EXT_AVAILABLE and ext._C.with_cuda()),
-    reason="needs a CUDA device and fastlit._C built with CUDA",
-)
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def missing_cuda_kernels() -> str:
+    """Why fastlit's CUDA kernels are not usable in this process, or "" when every op has one."""
+    if not ext.EXT_AVAILABLE:
+        return f"fastlit._C did not load ({ext.EXT_ERROR})"
+    if not ext._C.with_cuda():
+        return "fastlit._C was built without its CUDA sources (FASTLIT_NO_CUDA=1, a CPU torch or no nvcc at build time)"
+    lacking = [op for op in bad_inputs.OPS if not torch._C._dispatch_has_kernel_for_dispatch_key(f"fastlit::{op}",
+                                                                                                 "CUDA")]
+    return f"no CUDA kernel is registered for fastlit::{', '.join(lacking)}" if lacking else ""
+
+
+@pytest.fixture(autouse=True)
+def _cuda_kernels_built():
+    why = missing_cuda_kernels()
+    if why:
+        pytest.fail(f"a CUDA device is present but {why}; rebuild with `FORCE_CUDA=1 pip install "
+                    "--no-build-isolation -e .` (CUDA toolkit and a CUDA build of torch needed)", pytrace=False)
 
 # Many tensors (more than one launch holds), one tensor spanning several launches (> 320 chunks of 64 Ki), odd
 # sizes and an empty one.
@@ -150,3 +168,35 @@ def test_opcheck_cuda():
     opcheck(torch.ops.fastlit.unscale_and_check_.default,
             (g, torch.zeros((), device="cuda"), torch.tensor(0.5, device="cuda")))
     opcheck(torch.ops.fastlit.clip_grad_value_.default, (g, 0.5))
+    for found in (0.0, 1.0):  # the growth and the backoff branch
+        opcheck(torch.ops.fastlit.update_scale_.default,
+                (torch.tensor(8.0, device="cuda"), torch.ones((), dtype=torch.int32, device="cuda"),
+                 torch.tensor(found, device="cuda"), 2.0, 0.5, 2))
+
+
+# The CPU table of bad inputs (test_rejection.py), here with real device mixes: CUDA arguments with one on the CPU
+# (every case: the CUDA kernels run the same checks on their own tensors), and CPU arguments with one on the GPU
+# (the dispatcher then picks the CUDA kernel, which must refuse the CPU tensors).
+CUDA_CASES = bad_inputs.cases("cuda", "cpu")
+CPU_WITH_ONE_CUDA = [c for c in bad_inputs.cases("cpu", "cuda") if c.id.endswith("-device")]
+
+
+@pytest.mark.parametrize("case", CUDA_CASES + CPU_WITH_ONE_CUDA,
+                         ids=[f"cuda-{c.op}-{c.id}" for c in CUDA_CASES] + [f"cpu-{c.op}-{c.id}"
+                                                                           for c in CPU_WITH_ONE_CUDA])
+def test_bad_input_is_rejected_with_a_clear_error_before_any_write(case):
+    args = case.make()
+    dense = [t for t in bad_inputs.tensors_in(args) if t.layout == torch.strided]
+    before = [t.clone() for t in dense]
+    with pytest.raises(RuntimeError, match=case.message):
+        bad_inputs.call(case.op, args, "CUDA")
+    torch.cuda.synchronize()
+    for i, (a, b) in enumerate(zip(before, dense)):
+        assert torch.equal(a, b), f"tensor {i} was written before the check failed"
+
+
+@pytest.mark.parametrize("op", bad_inputs.OPS)
+def test_valid_cuda_arguments_are_accepted(op):
+    args = bad_inputs.valid_args(op, "cuda")
+    bad_inputs.call(op, args, "CUDA")
+    torch.cuda.synchronize()

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 import fastlit._ext as ext
@@ -60,7 +61,7 @@ def test_cpu_default_variant_can_be_forced():
 def test_op_suite_passes_on_baseline_kernels():
     # The AVX2 variant is what runs here; the baseline one must stay correct too.
     if ext.cpu_capability() != "AVX2":
-        return  # the suite itself already runs on the baseline kernels
+        pytest.skip("this CPU has no AVX2: the op suite itself already ran on the baseline kernels")
     import pathlib
 
     here = pathlib.Path(__file__).parent
