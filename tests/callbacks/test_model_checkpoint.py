@@ -496,8 +496,6 @@ def test_tied_scores_keep_the_same_files_as_lightning(tmp_path, monkeypatch, sco
 
 # ----------------------------------------------------------------------------------------------- real Trainer
 
-needs_trainer = pytest.mark.skipif(not hasattr(fastlit, "Trainer"), reason="fastlit.Trainer not available yet")
-
 
 def _make_model(base):
     """A tiny regression model logging val_loss; ``base`` is LightningModule from fastlit or pytorch_lightning."""
@@ -545,7 +543,6 @@ def _fit(pl_mod, tmp_path, ckpt_kwargs, trainer_kwargs=None, lr=0.1):
     return trainer, cb
 
 
-@needs_trainer
 def test_fit_writes_expected_files(tmp_path):
     trainer, cb = _fit(fastlit, tmp_path, dict(monitor="val_loss", save_top_k=2, save_last=True,
                                                filename="{epoch:02d}-{val_loss:.2f}"))
@@ -563,7 +560,6 @@ def test_fit_writes_expected_files(tmp_path):
     assert trainer.checkpoint_callback is cb
 
 
-@needs_trainer
 def test_fit_default_callback_and_step_trigger(tmp_path):
     trainer, cb = _fit(fastlit, tmp_path, dict(every_n_train_steps=3, save_top_k=-1, dirpath=tmp_path / "s"))
     assert files(tmp_path / "s") == sorted(f"epoch={(s - 1) // 4}-step={s}.ckpt" for s in (3, 6, 9, 12, 15))
@@ -590,8 +586,6 @@ def test_fit_default_callback_and_step_trigger(tmp_path):
 ])
 def test_fit_matches_lightning(tmp_path, ckpt_kwargs, trainer_kwargs):
     pl = pytest.importorskip("pytorch_lightning")
-    if not hasattr(fastlit, "Trainer"):
-        pytest.skip("fastlit.Trainer not available yet")
     out = []
     for name, mod in (("fastlit", fastlit), ("pl", pl)):
         extra = dict(trainer_kwargs)

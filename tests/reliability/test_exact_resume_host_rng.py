@@ -4,15 +4,13 @@ both RNGs differently (the checkpoint carries their states under ``fastlit_resum
 import os
 import random
 
-import pytest
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import fastlit as pl
 from fastlit.callbacks import ModelCheckpoint
 from fastlit.checkpoint.io import load
-
-np = pytest.importorskip("numpy")
 
 
 class NoisyNet(pl.LightningModule):
