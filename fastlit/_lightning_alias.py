@@ -7,7 +7,11 @@ the top-level names it exports (``LightningModule``, ``Trainer``, ...) and ``lig
 
 Nothing falls back to the real Lightning, even when it is installed: a module fastlit does not have, and every
 ``lightning.fabric``/``lightning_fabric`` module (fastlit has no Fabric), raises ``ModuleNotFoundError`` saying
-which fastlit module is missing and that fastlit stands in for Lightning. Installing the hook after real
+which fastlit module is missing and that fastlit stands in for Lightning. The one exception is the short list
+``FABRIC_MODULES`` of Fabric utility modules that libraries built on Lightning import for types and helpers
+(``lightning.fabric.utilities.types`` for ``_PATH``, ...): those map onto ``fastlit._fabric``; their parent
+packages (``lightning.fabric``, ``lightning.fabric.utilities``) are empty stand-ins whose every other name raises
+``ImportError`` (``from lightning.fabric import Fabric`` fails loudly). Installing the hook after real
 Lightning was imported is refused, since objects of both would then mix.
 
 Kept out of ``import fastlit``: only ``as_lightning`` imports this module.
@@ -24,6 +28,14 @@ from typing import Any, Optional, Sequence
 # import name -> fastlit module name; a submodule maps by appending the same suffix
 _ALIASES = {"pytorch_lightning": "fastlit", "lightning.pytorch": "fastlit"}
 _NOT_PROVIDED = ("lightning_fabric", "lightning.fabric")  # fastlit has no Fabric: refused, never the real one
+# ... except these utility modules (Fabric path below either root -> fastlit module with the same names)
+FABRIC_MODULES = {
+    "utilities.types": "fastlit._fabric.types",
+    "utilities.seed": "fastlit._fabric.seed",
+    "utilities.cloud_io": "fastlit._fabric.cloud_io",
+    "utilities.rank_zero": "fastlit._fabric.rank_zero",
+}
+_FABRIC_PACKAGES = ("", ".utilities")  # parents of FABRIC_MODULES: empty stand-in packages
 _ROOTS = frozenset({"pytorch_lightning", "lightning", "lightning_fabric"})
 # what `lightning/__init__.py` exports, besides Fabric (fastlit has none)
 _LIGHTNING_TOP = ("LightningDataModule", "LightningModule", "Trainer", "Callback", "seed_everything", "__version__")
@@ -71,6 +83,9 @@ class LightningAliasFinder(importlib.abc.MetaPathFinder):
             return None  # every other import: one string split and a set lookup
         if fullname == "lightning":
             return _spec(fullname, _lightning_package())
+        fabric = _fabric_module(fullname)
+        if fabric is not None:
+            return _spec(fullname, fabric)
         real = target_of(fullname)
         if real is None:
             if any(fullname == n or fullname.startswith(n + ".") for n in _NOT_PROVIDED):
@@ -92,6 +107,43 @@ def _spec(fullname: str, module: types.ModuleType) -> importlib.machinery.Module
     if path is not None:
         spec.submodule_search_locations = list(path)
     return spec
+
+
+def _fabric_module(fullname: str) -> Optional[types.ModuleType]:
+    """The module for one of the Fabric paths fastlit provides (FABRIC_MODULES and their parents), else None."""
+    for root in _NOT_PROVIDED:
+        if fullname == root or fullname.startswith(root + "."):
+            rest = fullname[len(root):]
+            if rest in _FABRIC_PACKAGES:
+                return _fabric_package(fullname)
+            real = FABRIC_MODULES.get(rest[1:])
+            return importlib.import_module(real) if real is not None else None
+    return None
+
+
+_FABRIC_DOC = "fastlit stand-in for `{}`"
+
+
+def _fabric_package(fullname: str) -> types.ModuleType:
+    """An empty package standing for ``lightning.fabric[.utilities]``: only FABRIC_MODULES live below it."""
+    pkg = types.ModuleType(fullname, _FABRIC_DOC.format(fullname) + f": {_HOW}, and fastlit has no Fabric; only "
+                           + ", ".join(f"`{fullname.split('.utilities')[0]}.{m}`" for m in FABRIC_MODULES)
+                           + " are provided.")
+    pkg.__path__ = []
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        root = fullname.split(".utilities")[0]
+        if f"{fullname[len(root) + 1:]}.{name}".lstrip(".") in FABRIC_MODULES or (
+                fullname == root and name == "utilities"):
+            return importlib.import_module(f"{fullname}.{name}")  # `from lightning.fabric.utilities import seed`
+        raise ImportError(f"`{fullname}.{name}` is not available: {_HOW}, and fastlit has no Fabric (only "
+                          f"{', '.join(sorted(FABRIC_MODULES))} below `{fullname.split('.utilities')[0]}`).",
+                          name=fullname)
+
+    pkg.__getattr__ = __getattr__  # type: ignore[method-assign]
+    return pkg
 
 
 def _lightning_package() -> types.ModuleType:
@@ -126,6 +178,12 @@ def _is_ours(name: str, mod: Any) -> bool:
     real = target_of(name)
     if real is not None:
         return sys.modules.get(real) is mod
+    root = next((r for r in _NOT_PROVIDED if name.startswith(r + ".") or name == r), None)
+    if root is not None:
+        fabric = FABRIC_MODULES.get(name[len(root) + 1:])
+        if fabric is not None:
+            return sys.modules.get(fabric) is mod
+        return (getattr(mod, "__doc__", None) or "").startswith(_FABRIC_DOC.format(name))
     return name == "lightning" and getattr(mod, "__doc__", "").startswith("`lightning` as provided by fastlit")
 
 

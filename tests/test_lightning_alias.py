@@ -171,8 +171,11 @@ import fastlit
 light = "fastlit._lightning_alias" not in sys.modules  # `import fastlit` does not load the hook
 fastlit.as_lightning()
 errors = {}
-for stmt in ["import pytorch_lightning.no_such_module", "import lightning.fabric", "import lightning_fabric",
-             "from lightning_fabric.utilities import seed", "from lightning import Fabric", "import lightning.app",
+for stmt in ["import pytorch_lightning.no_such_module", "import lightning.fabric.strategies",
+             "import lightning_fabric.accelerators", "from lightning_fabric.utilities import apply_func",
+             "from lightning_fabric.utilities.distributed import _distributed_is_initialized",
+             "from lightning.fabric import Fabric", "from lightning_fabric import Fabric",
+             "from lightning import Fabric", "import lightning.app",
              "from pytorch_lightning.callbacks import NoSuchCallback"]:
     try:
         exec(stmt)
@@ -180,7 +183,8 @@ for stmt in ["import pytorch_lightning.no_such_module", "import lightning.fabric
     except ImportError as e:
         errors[stmt] = [type(e).__name__, str(e)]
 forbidden = json.loads(os.environ["FORBIDDEN_DIRS"])
-real = sorted(m for m, mod in list(sys.modules.items()) if m.startswith("lightning_fabric")
+ours = lambda mod: mod.__name__.startswith("fastlit") or (mod.__doc__ or "").startswith("fastlit stand-in")
+real = sorted(m for m, mod in list(sys.modules.items()) if (m.startswith("lightning_fabric") and not ours(mod))
               or any((getattr(mod, "__file__", None) or "").startswith(d) for d in forbidden))
 print("REPORT " + json.dumps({"light": light, "errors": errors, "real_lightning": real}))
 '''
@@ -193,8 +197,12 @@ def test_missing_names_fail_loudly_and_never_load_real_lightning(tmp_path: Path)
     kind, msg = errors["import pytorch_lightning.no_such_module"]
     assert kind == "ModuleNotFoundError" and "fastlit has no module `fastlit.no_such_module`" in msg
     assert "standing in for Lightning" in msg
-    for stmt in ("import lightning.fabric", "import lightning_fabric", "from lightning_fabric.utilities import seed"):
+    for stmt in ("import lightning.fabric.strategies", "import lightning_fabric.accelerators",
+                 "from lightning_fabric.utilities.distributed import _distributed_is_initialized"):
         assert errors[stmt][0] == "ModuleNotFoundError" and "fastlit has no Fabric" in errors[stmt][1], stmt
+    for stmt in ("from lightning.fabric import Fabric", "from lightning_fabric import Fabric",
+                 "from lightning_fabric.utilities import apply_func"):  # the stand-in packages refuse the rest
+        assert errors[stmt][0] == "ImportError" and "fastlit has no Fabric" in errors[stmt][1], stmt
     assert "fastlit has no Fabric" in errors["from lightning import Fabric"][1]
     assert "only provides `lightning.pytorch`" in errors["import lightning.app"][1]
     # a missing name inside a module fastlit has: Python's own message, naming fastlit's module
@@ -257,3 +265,64 @@ def test_ddp_relaunch_keeps_fastlit_standing_in(tmp_path: Path) -> None:
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks == [{"fastlit": True, "real": False, "step": 2}] * 2
     assert proc.stderr.count(NOTICE) == 1  # rank 1 is quiet
+
+
+FABRIC_UTILS = '''
+import json, sys
+import fastlit
+fastlit.as_lightning()
+from lightning.fabric.utilities.types import _MAP_LOCATION_TYPE, _PATH
+from lightning.fabric.utilities.cloud_io import get_filesystem, _load
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning_fabric.utilities import seed
+from lightning_fabric.utilities.seed import seed_everything
+import lightning.fabric.utilities.types as t1, lightning_fabric.utilities.types as t2, fastlit._fabric.types as t3
+import fastlit.utilities.rank_zero as rz
+print("REPORT " + json.dumps({
+    "same_module": t1 is t2 is t3, "seed": seed_everything is fastlit.seed_everything,
+    "rank_zero": rank_zero_only is rz.rank_zero_only, "seed_mod": seed is sys.modules["fastlit._fabric.seed"],
+    "real": sorted(m for m, mod in sys.modules.items() if m.partition(".")[0] in ("lightning_fabric", "lightning")
+                   and "site-packages" in (getattr(mod, "__file__", None) or ""))}))
+'''
+
+
+def test_fabric_utility_modules_libraries_import_map_to_fastlit(tmp_path: Path) -> None:
+    """pytorch-forecasting & co. import a few Fabric utilities: those paths resolve to fastlit._fabric, nothing
+    of the real Lightning is loaded (the rest of Fabric still fails: see the test above)."""
+    rep = _report(_run(["-c", FABRIC_UTILS], cwd=tmp_path))
+    assert rep == {"same_module": True, "seed": True, "rank_zero": True, "seed_mod": True, "real": []}
+
+
+@pytest.mark.parametrize("mod", ["types", "seed", "cloud_io", "rank_zero"])
+def test_fabric_utility_modules_have_fabrics_names(mod: str) -> None:
+    """Every name Lightning 2.6.6's ``lightning_fabric.utilities.<mod>`` defines itself (private ones included:
+    libraries import ``_PATH``, ``_MAP_LOCATION_TYPE``, ``_load``) exists in fastlit's stand-in."""
+    real = pytest.importorskip(f"lightning_fabric.utilities.{mod}")
+    ours = importlib.import_module(f"fastlit._fabric.{mod}")
+    wanted = {n for n, v in vars(real).items() if not n.startswith("__") and not isinstance(v, type(os))
+              and getattr(v, "__module__", real.__name__) == real.__name__}
+    wanted |= {"_PATH", "_MAP_LOCATION_TYPE", "_DEVICE"} if mod == "types" else set()
+    wanted -= {"log", "rank_zero_module"}  # a logger and lightning_utilities' module, not API
+    assert sorted(n for n in wanted if not hasattr(ours, n)) == []
+
+
+def test_fabric_seed_helpers_behave_like_fabrics() -> None:
+    real = pytest.importorskip("lightning_fabric.utilities.seed")
+    from fastlit._fabric import seed as ours
+
+    assert ours._generate_seed_sequence(7, 2, 1, 4) == real._generate_seed_sequence(7, 2, 1, 4)
+    assert (ours.min_seed_value, ours.max_seed_value) == (real.min_seed_value, real.max_seed_value)
+    for impl in (real, ours):  # the worker seeding draws the same numbers
+        torch.manual_seed(123)
+        impl.pl_worker_init_function(3, rank=1)
+        import random
+
+        import numpy as np
+        impl_draws = (torch.rand(2).tolist(), random.random(), float(np.random.rand()))
+        if impl is real:
+            expected = impl_draws
+    assert impl_draws == expected
+    states = ours._collect_rng_states()
+    a = torch.rand(3)
+    ours._set_rng_states(states)
+    assert torch.equal(torch.rand(3), a)
