@@ -378,13 +378,15 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
             if self.world_size > 1 and self.sync_batchnorm:  # before wrapping, as Lightning does
                 model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
             self._ddp_model = self.strategy.wrap(model) if self.world_size > 1 else None
-            if checkpoint is not None:
-                ckpt_connector.restore_training_state(self, checkpoint)
             self._call("on_fit_start")
         if self.enable_autolog_hparams and self.loggers:
             from fastlit.loggers.utilities import _log_hyperparams
 
             _log_hyperparams(self)
+        if fn == TrainerFn.FITTING and checkpoint is not None:
+            # after on_fit_start, as Lightning: a callback may add param groups there (BaseFinetuning re-adds the
+            # groups it unfroze before the checkpoint) that the saved optimizer state then fills
+            ckpt_connector.restore_training_state(self, checkpoint)
 
         try:
             model.zero_grad(set_to_none=True)

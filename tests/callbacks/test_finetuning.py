@@ -128,9 +128,6 @@ def test_added_parameter_that_equals_another_by_value_is_still_added():
     assert any(p is b.bias for p in opt.param_groups[1]["params"])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="fastlit loads the optimizer state before on_fit_start (Lightning: after), so the param "
-                          "group BaseFinetuning restores in on_fit_start is not there yet when the saved state loads")
 def test_resume_after_the_unfreeze_epoch(tmp_path):
     from fastlit.callbacks import BackboneFinetuning, ModelCheckpoint
     from fastlit.demos import boring_classes as demos
