@@ -21,7 +21,6 @@ import ctypes
 import gc
 import glob
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -167,9 +166,8 @@ def _loop_cases(marks: _Marks, root: str) -> None:
 def _kernel_cases(marks: _Marks) -> None:
     import torch
 
-    import fastlit.amp
     import fastlit.optim as fo
-    from fastlit.bench.kernels import AE_SHAPES, _params, big_shapes
+    from fastlit.bench.kernels import AE_SHAPES, _params, amp_clip_step, big_shapes
 
     big = big_shapes(BIG_PARAMS)
 
@@ -191,25 +189,9 @@ def _kernel_cases(marks: _Marks) -> None:
         ("kernels.sgd_momentum.fastlit", big, lambda ps: fo.FusedSGD(ps, lr=1e-3, momentum=0.9)),
     ):
         steps(key, make(_params(shapes)).step)
-    for fused in (False, True):  # as in fastlit.bench.kernels.amp_clip_case; gradients restored before each step
-        params = _params(big)
-        source = [p.grad.clone() * 1024 for p in params]
-        if fused:
-            opt, scaler = fo.FusedAdamW(params, lr=1e-3, max_grad_norm=1.0), fastlit.amp.GradScaler("cpu", 1024.0)
-        else:
-            opt, scaler = torch.optim.AdamW(params, lr=1e-3, fused=True), torch.amp.GradScaler("cpu", 1024.0)
-
-        def step(opt: Any = opt, scaler: Any = scaler, params: Any = params, fused: bool = fused) -> None:
-            scaler.scale(torch.ones(()))
-            if not fused:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
-            scaler.step(opt)
-            scaler.update()
-
-        grads = [p.grad for p in params]
-        steps(f"kernels.scale_clip_adamw.{'fastlit' if fused else 'torch'}", step,
-              reset=lambda grads=grads, source=source: torch._foreach_copy_(grads, source))
+    for fused in (False, True):  # fastlit.bench.kernels.amp_clip_case's sequence; gradients restored each step
+        step, reset = amp_clip_step(big, fused)
+        steps(f"kernels.scale_clip_adamw.{'fastlit' if fused else 'torch'}", step, reset)
 
 
 def _worker(lib: str) -> None:

@@ -95,6 +95,30 @@ def sgd_case(shapes, name: str, steps: int) -> Case:
     return case
 
 
+def amp_clip_step(shapes, fused: bool) -> Tuple[Callable[[], None], Callable[[], None]]:
+    """(step, reset) of amp_clip_case's sequence: torch's best (``fused=False``) or fastlit's; ``reset`` restores
+    the scaled gradients, which torch's path unscales in place."""
+    params = _params(shapes)
+    source = [p.grad.clone() * 1024 for p in params]
+    grads = [p.grad for p in params]
+    if fused:
+        opt, scaler = fo.FusedAdamW(params, lr=1e-3, max_grad_norm=1.0), fastlit.amp.GradScaler("cpu", 1024.0)
+    else:
+        opt, scaler = torch.optim.AdamW(params, lr=1e-3, fused=True), torch.amp.GradScaler("cpu", 1024.0)
+
+    def reset() -> None:
+        torch._foreach_copy_(grads, source)
+
+    def step() -> None:
+        scaler.scale(torch.ones(()))
+        if not fused:
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
+        scaler.step(opt)
+        scaler.update()
+    return step, reset
+
+
 def amp_clip_case(shapes, name: str, steps: int) -> Case:
     """Mixed precision with clipping: unscale + non-finite check + clip_grad_norm_ + AdamW.
 
@@ -107,23 +131,7 @@ def amp_clip_case(shapes, name: str, steps: int) -> Case:
     case = Case(name, 32 * n, baseline="torch fused seq")  # norm pass (read g) + update (28 B)
 
     def variant(fused: bool):
-        params = _params(shapes)
-        source = [p.grad.clone() * 1024 for p in params]
-        if fused:
-            opt, scaler = fo.FusedAdamW(params, lr=1e-3, max_grad_norm=1.0), fastlit.amp.GradScaler("cpu", 1024.0)
-        else:
-            opt, scaler = torch.optim.AdamW(params, lr=1e-3, fused=True), torch.amp.GradScaler("cpu", 1024.0)
-
-        def reset():
-            torch._foreach_copy_([p.grad for p in params], source)
-
-        def step():
-            scaler.scale(torch.ones(()))
-            if not fused:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
-            scaler.step(opt)
-            scaler.update()
+        step, reset = amp_clip_step(shapes, fused)
         return _timed(step, steps, setup=reset)
 
     case.variants["torch fused seq"] = variant(False)
