@@ -48,6 +48,33 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
             dm.predict_dataloader = lambda: loader(predict_dataset)  # type: ignore[method-assign]
         return dm
 
+    def __str__(self) -> str:
+        """One line per stage: ``{Train dataloader: size=N}`` (``NA`` for an unsized dataset, ``1. size=N ; 2. ...``
+        for several loaders, ``None`` where the method is missing or raises), as Lightning prints it."""
+        import os
+        from collections.abc import Sized
+
+        from torch.utils.data import DataLoader
+
+        def size(loader: Any) -> str:
+            return f"size={len(loader.dataset)}" if isinstance(loader.dataset, Sized) else "size=NA"
+
+        lines = []
+        for label, method in (("Train dataloader", "train_dataloader"), ("Validation dataloader", "val_dataloader"),
+                              ("Test dataloader", "test_dataloader"), ("Predict dataloader", "predict_dataloader")):
+            try:
+                loaders = getattr(self, method)()
+                if isinstance(loaders, DataLoader):
+                    text = size(loaders)
+                else:
+                    if isinstance(loaders, dict):
+                        loaders = list(loaders.values())
+                    text = " ; ".join(f"{i}. {size(dl)}" for i, dl in enumerate(loaders, start=1))
+            except Exception:
+                text = "None"
+            lines.append(f"{{{label}: {text}}}")
+        return os.linesep.join(lines)
+
     def state_dict(self) -> dict[str, Any]:
         """Extra state to keep in checkpoints (none by default)."""
         return {}

@@ -27,17 +27,8 @@ class LightningOptimizer:
         # only called when normal lookup fails: delegate to the real optimizer
         return getattr(self.__dict__["_optimizer"], name)
 
-    @property
-    def param_groups(self) -> list:  # type: ignore[override]
-        return self._optimizer.param_groups
-
-    @property
-    def state(self) -> Any:  # type: ignore[override]
-        return self._optimizer.state
-
-    @property
-    def defaults(self) -> Any:  # type: ignore[override]
-        return self._optimizer.defaults
+    # ``param_groups``, ``state`` and ``defaults`` are the optimizer's (through ``__getattr__``); assigning one sets
+    # it on the wrapper, as in Lightning, where they are plain attributes.
 
     def state_dict(self) -> dict:
         return self._optimizer.state_dict()
@@ -56,7 +47,8 @@ class LightningOptimizer:
         return trainer._optimizer_step_from_wrapper(self._optimizer, closure, **kwargs)
 
     def __repr__(self) -> str:
-        return f"LightningOptimizer({self._optimizer!r})"
+        # Lightning's wrapper prints as the optimizer under its "Lightning<Name>" class name
+        return "Lightning" + repr(self._optimizer)
 
 
 def do_nothing_closure() -> None:
