@@ -82,6 +82,9 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
 
+    def on_exception(self, exception: BaseException) -> None:
+        """Called when fit/validate/test/predict ends by an exception (after the callbacks' ``on_exception``)."""
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
 

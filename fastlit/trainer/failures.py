@@ -29,12 +29,23 @@ class FailureMixin:
             return None
         except KeyboardInterrupt as e:
             rank_zero_info("\nDetected KeyboardInterrupt, attempting graceful shutdown ...")
-            self._interrupt(e)
+            import signal
+            import threading
+
+            # more Ctrl-C presses must not cut the shutdown short (Lightning ignores them from here on; we
+            # restore the handler before exiting)
+            main = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+            try:
+                self._interrupt(e)
+            finally:
+                if main:
+                    signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
             from fastlit.trainer.signals import GracefulInterrupt
 
             if isinstance(e, GracefulInterrupt):  # the checkpoint is written: exit with the message, no traceback
                 raise SystemExit(str(e)) from None
-            raise
+            raise SystemExit(1) from None  # as Lightning: after the graceful shutdown, exit with status 1
         except BaseException as e:
             self._interrupt(e)
             if self.world_size > 1 and not isinstance(e, SIGTERMException):  # SIGTERM: every rank agreed to stop
@@ -68,6 +79,12 @@ class FailureMixin:
                 pass
         if module is not None and is_overridden("on_exception", module, LightningModule):
             module.on_exception(exception)
+        datamodule = getattr(self, "datamodule", None)
+        if datamodule is not None and getattr(datamodule, "on_exception", None) is not None:
+            try:
+                datamodule.on_exception(exception)
+            except Exception:
+                pass
         for lg in self.loggers:
             try:
                 lg.finalize("failed")

@@ -72,8 +72,9 @@ def test_removed_after_a_normal_run(tmp_path, lightning):
 def test_custom_filename_and_keyboard_interrupt(tmp_path):
     cb = OnExceptionCheckpoint(str(tmp_path / "sub"), filename="crash")
     assert cb.ckpt_path == os.path.join(str(tmp_path / "sub"), "crash.ckpt")
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SystemExit) as info:  # Ctrl-C: graceful shutdown, then exit status 1 (as Lightning)
         _fit(fastlit, str(tmp_path), fail_at=2, exc=KeyboardInterrupt, ckpt=cb)
+    assert info.value.code == 1
     ck = torch.load(cb.ckpt_path, weights_only=False)
     assert ck["global_step"] == 2
 
