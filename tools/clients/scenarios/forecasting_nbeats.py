@@ -1,4 +1,3 @@
-import sys
 import pandas as pd
 import lightning.pytorch as pl
 from pytorch_forecasting import NBeats, TimeSeriesDataSet

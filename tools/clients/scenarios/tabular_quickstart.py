@@ -1,5 +1,4 @@
 """pytorch-tabular's quickstart (README "Usage") on a synthetic classification table (sklearn make_classification)."""
-import numpy as np
 import pandas as pd
 from sklearn.datasets import make_classification
 from pytorch_tabular import TabularModel
