@@ -6,8 +6,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # import name -> the distribution that installs it, where the names differ or it comes with another requirement
+# (the pytorch-lightning wheel ships lightning_fabric and requires torchmetrics and fsspec)
 INSTALLED_BY = {"pytorch_lightning": "pytorch-lightning", "sklearn": "scikit-learn",
-                "torchmetrics": "pytorch-lightning", "fsspec": "pytorch-lightning"}  # requirements of pytorch-lightning
+                "lightning_fabric": "pytorch-lightning", "torchmetrics": "pytorch-lightning", "fsspec": "pytorch-lightning"}
 
 
 def _listed(pyproject: str, key: str) -> set:
