@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # import name -> the distribution that installs it, where the names differ or it comes with another requirement
 # (the pytorch-lightning wheel ships lightning_fabric and requires torchmetrics and fsspec)
 INSTALLED_BY = {"pytorch_lightning": "pytorch-lightning", "sklearn": "scikit-learn",
-                "lightning_fabric": "pytorch-lightning", "torchmetrics": "pytorch-lightning", "fsspec": "pytorch-lightning"}
+                "lightning_fabric": "pytorch-lightning", "torchmetrics": "pytorch-lightning",
+                "fsspec": "pytorch-lightning"}
 
 
 def _listed(pyproject: str, key: str) -> set:
