@@ -140,6 +140,16 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         if isinstance(fast_dev_run, int) and not isinstance(fast_dev_run, bool) and fast_dev_run < 0:
             raise MisconfigurationException(f"fast_dev_run={fast_dev_run!r} is not a valid configuration. It should be >= 0.")
         n_dev = 1 if fast_dev_run is True else int(fast_dev_run)
+        # Lightning's checks and INFO lines for the batch limits, in its order (only values passed explicitly)
+        _check_batch_limit(overfit_batches, "overfit_batches")
+        if not n_dev:
+            if not overfit_batches:
+                _check_batch_limit(limit_train_batches, "limit_train_batches")
+                _check_batch_limit(limit_val_batches, "limit_val_batches")
+            _check_batch_limit(limit_test_batches, "limit_test_batches")
+            _check_batch_limit(limit_predict_batches, "limit_predict_batches")
+            if isinstance(val_check_interval, (int, float)):  # (a time interval is parsed elsewhere)
+                _check_batch_limit(val_check_interval, "val_check_interval")
         if n_dev:
             limit_train_batches = limit_val_batches = limit_test_batches = limit_predict_batches = n_dev
             max_steps, max_epochs, num_sanity_val_steps = n_dev, 1, 0
@@ -438,6 +448,25 @@ def _init_arg_names() -> list[str]:
     import inspect
 
     return [p for p in inspect.signature(Trainer.__init__).parameters if p not in ("self", "kwargs")]
+
+
+def _check_batch_limit(value: Optional[Union[int, float]], name: str) -> None:
+    """A batch limit passed explicitly: Lightning's INFO line for 1 / 1.0 (an int and a float mean different things
+    there), and its error for a value that is neither in [0.0, 1.0] nor a whole number."""
+    if value is None:
+        return
+    if isinstance(value, int) and value == 1:
+        what = {"limit_train_batches": "1 batch per epoch will be used.",
+                "val_check_interval": "validation will run after every batch."}.get(name, "1 batch will be used.")
+        rank_zero_info(f"`Trainer({name}=1)` was configured so {what}")
+    elif isinstance(value, float) and value == 1.0:
+        what = {"limit_train_batches": "100% of the batches per epoch will be used.",
+                "val_check_interval": "validation will run at the end of the training epoch."}.get(
+            name, "100% of the batches will be used.")
+        rank_zero_info(f"`Trainer({name}=1.0)` was configured so {what}.")
+    if not (0 <= value <= 1 or (value > 1 and value % 1.0 == 0)):
+        raise MisconfigurationException(
+            f"You have passed invalid value {value} for {name}, it has to be in [0.0, 1.0] or an int.")
 
 
 def _check_module(model: Any, fn: str) -> LightningModule:
