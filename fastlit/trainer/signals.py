@@ -74,12 +74,13 @@ class SignalGuard:
         if self.noted == signal.SIGINT and signum == signal.SIGINT:
             raise KeyboardInterrupt  # second Ctrl-C: the user wants out now
         if self.noted is None:
+            # noted before the message: a second Ctrl-C can arrive (and run this handler) while it is printed
+            self.noted = signum
             name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C (SIGINT)"
             extra = " Press Ctrl-C again to exit at once." if signum == signal.SIGINT else ""
             rank = f" (rank {t.global_rank})" if t.world_size > 1 else ""
             print(f"fastlit{rank}: received {name}; finishing the current step and saving a checkpoint.{extra}",
                   file=sys.stderr, flush=True)
-            self.noted = signum
         if t._stop_vote is None:  # one process: stop after this batch
             t._stop_signal = signum
             t.should_stop = True

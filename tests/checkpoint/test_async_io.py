@@ -12,6 +12,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -20,6 +21,7 @@ import torch
 from fastlit.checkpoint import archive, async_io
 from fastlit.checkpoint.async_io import AsyncCheckpointIO, ThreadWriter, make_writer
 from fastlit.checkpoint.io import TorchCheckpointIO, load
+from waits import finish, popen_reading
 
 if os.environ.get("FASTLIT_IO_DEV_LIB") and async_io._native_class()[0] is None:
     torch.ops.load_library(os.environ["FASTLIT_IO_DEV_LIB"])
@@ -216,8 +218,9 @@ def test_remove_waits_for_the_new_file(tmp_path, backend):
     torch.save({"x": 1}, old)
     ckio.save_checkpoint(_state(4, mb=16), new)
     ckio.remove_checkpoint(old)
-    while old.exists():  # the moment the old file is gone, the new one must be complete
-        pass
+    deadline = time.monotonic() + 120
+    while old.exists():  # spin: the moment the old file is gone, the new one must be complete
+        assert time.monotonic() < deadline, "the old checkpoint was not removed within 120 s"
     assert new.exists()
     _assert_same(_state(4, mb=16), torch.load(new, weights_only=True))
     ckio.teardown()
@@ -440,12 +443,12 @@ def test_sigkill_during_writes_never_leaves_a_broken_checkpoint(tmp_path, backen
         d = tmp_path / f"run{run}"
         d.mkdir()
         mode = "deferred" if run % 2 else "eager"  # half the kills hit the stager thread's copies
-        proc = subprocess.Popen([sys.executable, "-c", _CHILD_KILL, str(d), backend, mode], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        proc = popen_reading([sys.executable, "-c", _CHILD_KILL, str(d), backend, mode])
+        proc.stdout_lines.wait_for("ready", 120)
         time.sleep(rng.uniform(0.0, 0.8))  # a random moment: staging, writing, fsync or rename
+        assert proc.poll() is None, f"run {run}: the writer died before the kill:\n{proc.stderr_lines.text()[-3000:]}"
         proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate(timeout=60)
+        out, _ = finish(proc, 60)
         durable = [int(line.split()[1]) for line in out.splitlines() if line.startswith("durable")]
         files = sorted(f for f in os.listdir(d) if not f.startswith("."))  # dot files: abandoned temp files
         assert set(files) <= {"ckpt-0.ckpt", "ckpt-1.ckpt", "ckpt-2.ckpt", "last.ckpt"}

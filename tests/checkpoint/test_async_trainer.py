@@ -4,7 +4,6 @@ and Lightning reading what we wrote in the background."""
 from __future__ import annotations
 
 import os
-import time
 import traceback
 from typing import Any
 
@@ -17,6 +16,7 @@ from fastlit.checkpoint import async_io
 from fastlit.checkpoint.io import TorchCheckpointIO
 from fastlit.plugins import AsyncCheckpointIO
 from helpers import find_files, models, quiet, randn_loader
+from waits import wait_until
 
 if os.environ.get("FASTLIT_IO_DEV_LIB") and async_io._native_class()[0] is None:
     torch.ops.load_library(os.environ["FASTLIT_IO_DEV_LIB"])
@@ -67,11 +67,21 @@ def test_async_fit_writes_the_same_checkpoints_as_sync(tmp_path, how):
 
 
 def test_topk_old_file_removed_only_after_new_file_is_durable(tmp_path):
-    events = []
+    events, requested, late = [], [0], []
 
     class Recording(TorchCheckpointIO):
+        saves = 0
+
         def save_checkpoint(self, checkpoint, path, storage_options=None):
-            time.sleep(0.02)  # a slow disk: ModelCheckpoint's removal call arrives while this is in flight
+            # (the writer's thread) every save after the first replaces the previous file: hold this write until
+            # ModelCheckpoint has asked to remove that file, so the removal request always meets a write in flight
+            Recording.saves += 1
+            n = Recording.saves - 1  # removal requests this save must meet
+            if n:
+                try:
+                    wait_until(lambda: requested[0] >= n, 30, f"removal request {n}")
+                except AssertionError as e:
+                    late.append(str(e))
             super().save_checkpoint(checkpoint, path)
             events.append(("saved", os.path.basename(path)))
 
@@ -80,11 +90,21 @@ def test_topk_old_file_removed_only_after_new_file_is_durable(tmp_path):
             super().remove_checkpoint(path)
 
     io = AsyncCheckpointIO(Recording())
+    front_remove = io.remove_checkpoint
+
+    def remove_requested(path):  # the Trainer's side: ModelCheckpoint asks while the new file is being written
+        requested[0] += 1
+        front_remove(path)
+
+    io.remove_checkpoint = remove_requested
     _fit(fastlit, str(tmp_path), plugins=[io], callbacks=[ModelCheckpoint(save_top_k=1, every_n_train_steps=1)])
+    assert not late, late
     removes = [i for i, e in enumerate(events) if e[0] == "remove"]
-    assert len(removes) >= 5
-    for i in removes:  # the file that replaced it was saved just before, and was on disk at removal time
-        assert events[i - 1][0] == "saved" and events[i - 1][1] in events[i][2]
+    assert len(removes) == requested[0] == Recording.saves - 1 == 11
+    saved = [e[1] for e in events if e[0] == "saved"]
+    for k, i in enumerate(removes):  # the k-th removal drops save k once save k + 1, replacing it, is on disk
+        assert events[i][1] == saved[k]
+        assert ("saved", saved[k + 1]) in events[:i] and saved[k + 1] in events[i][2], (k, events[: i + 1])
     assert find_files(str(tmp_path), ".ckpt") == [os.path.join("checkpoints", "epoch=2-step=12.ckpt")]
 
 
@@ -96,7 +116,8 @@ def test_failed_write_raises_at_the_next_step(tmp_path, monkeypatch):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             if trainer.global_step == 2:
                 trainer.save_checkpoint(bad)
-            time.sleep(0.01)
+                writer = trainer._checkpoint_io._writer  # let the background write finish (fail) before going on
+                wait_until(lambda: writer.pending() == 0, 60, "the failing background write to finish")
 
     torch.manual_seed(0)
     trainer = fastlit.Trainer(**quiet(default_root_dir=str(tmp_path), max_steps=40, logger=False,
@@ -105,7 +126,7 @@ def test_failed_write_raises_at_the_next_step(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="gone/x.ckpt") as err:
         trainer.fit(models(fastlit).BoringModel(), randn_loader(64, batch_size=1))
     assert any(f.name == "_poll" for f in traceback.extract_tb(err.value.__traceback__))  # raised by a step
-    assert 2 <= trainer.global_step < 40  # well before the end of fit (usually the very next batch)
+    assert trainer.global_step == 2  # at the start of the very next batch, before its step
 
 
 def test_lightning_reads_async_checkpoints(tmp_path, lightning):

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import fastlit as pl
 from fastlit.callbacks import ModelCheckpoint
 from fastlit.checkpoint.io import load
+from waits import wait_until
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 EPOCHS, EVERY = 20, 2  # 16 batches an epoch: 320 steps, a checkpoint every 2 steps
@@ -54,8 +55,16 @@ def newest(ckpt_dir: str):
     return best[1] if best else None
 
 
+def _held_until_killed(marker: str) -> None:
+    """Tells the parent (``marker``) that this child is at the point to kill it, and stays there: the parent's
+    SIGKILL ends it. A child that is never killed fails after 300 s instead of carrying on."""
+    open(marker, "w").close()
+    time.sleep(300)
+    os._exit(3)  # (exit code 3, not -9: the parent's checks fail with the reason)
+
+
 def _slow_writes(marker: str, mode: str, nth: int) -> None:
-    """Make this child's ``nth`` checkpoint write pause at a known point (so the parent can kill it there)."""
+    """Make this child's ``nth`` checkpoint write stop at a known point (so the parent kills it there)."""
     calls = [0]
 
     def hit() -> bool:
@@ -73,9 +82,7 @@ def _slow_writes(marker: str, mode: str, nth: int) -> None:
             data = buf.getvalue()
             f.write(data[: len(data) // 2])
             f.flush()
-            open(marker, "w").close()
-            time.sleep(5)
-            f.write(data[len(data) // 2:])
+            _held_until_killed(marker)
 
         torch.save = save
     else:  # "before-rename": the temp file is complete but not yet renamed over the target
@@ -84,9 +91,7 @@ def _slow_writes(marker: str, mode: str, nth: int) -> None:
         def replace(src, dst, *a, **k):
             if not hit():
                 return real_replace(src, dst, *a, **k)
-            open(marker, "w").close()
-            time.sleep(5)
-            return real_replace(src, dst, *a, **k)
+            _held_until_killed(marker)
 
         os.replace = replace
 
@@ -120,6 +125,15 @@ def _start(root: str, sleep: float = 0.0, slow: str = "", marker: str = "", nth:
     return p
 
 
+def _join(p, timeout: float, what: str) -> None:
+    """Waits for a child to exit; one still running after ``timeout`` s is killed and fails the test."""
+    p.join(timeout)
+    if p.is_alive():
+        p.kill()
+        p.join(30)
+        raise AssertionError(f"{what}: the child did not exit within {timeout:g} s (killed)")
+
+
 def _check_all_load(ckpt_dir: str) -> int:
     names = [n for n in os.listdir(ckpt_dir) if n.endswith(".ckpt")] if os.path.isdir(ckpt_dir) else []
     for n in names:
@@ -140,7 +154,7 @@ def test_kill9_twenty_times_then_resume_matches(tmp_path):
     ref_root = str(tmp_path / "ref")
     os.makedirs(ref_root)
     p = _start(ref_root)
-    p.join(120)
+    _join(p, 120, "the reference run")
     assert p.exitcode == 0
     ref = torch.load(os.path.join(ref_root, "final.pt"))
 
@@ -152,21 +166,17 @@ def test_kill9_twenty_times_then_resume_matches(tmp_path):
         marker = os.path.join(root, f"writing-{i}")
         os.makedirs(root, exist_ok=True)
         p = _start(root, sleep=0.01, slow="" if kind == "random" else kind, marker=marker, nth=rng.randint(2, 4))
-        if kind == "random":  # anywhere: in a step, in a hook, in a write
-            deadline = time.monotonic() + 60
-            while not os.path.exists(marker + ".started") and p.is_alive() and time.monotonic() < deadline:
-                time.sleep(0.002)
+        if kind == "random":  # anywhere: in a step, in a hook, in a write (a seeded moment after fit started)
+            wait_until(lambda: os.path.exists(marker + ".started"), 60, f"kill {i}: the child to start training",
+                       proc=p, interval=0.002)
             time.sleep(rng.uniform(0.0, 0.15))
-        else:
-            deadline = time.monotonic() + 60
-            while not os.path.exists(marker) and p.is_alive() and time.monotonic() < deadline:
-                time.sleep(0.002)
-            assert os.path.exists(marker), f"kill {i}: the child never reached a checkpoint write"
-            time.sleep(rng.uniform(0.0, 0.05))
-        assert p.is_alive(), f"kill {i}: the run finished before it could be killed"
+            assert p.is_alive(), f"kill {i}: the run ended (exit code {p.exitcode}) before it could be killed"
+        else:  # the child stops inside its nth write and stays there until killed
+            wait_until(lambda: os.path.exists(marker), 60, f"kill {i}: the child to reach its checkpoint write",
+                       proc=p, interval=0.002)
         p.kill()  # SIGKILL
-        p.join(30)
-        assert p.exitcode == -9
+        _join(p, 30, f"kill {i}")
+        assert p.exitcode == -9, f"kill {i}: exit code {p.exitcode}"
         kinds[kind] += 1
         _check_all_load(ckpt_dir)
         if kind != "random":  # killed inside a write: its temp file stays behind (until the next run's setup)
@@ -179,7 +189,7 @@ def test_kill9_twenty_times_then_resume_matches(tmp_path):
     assert n_ckpts > 0
     # the newest checkpoint resumes to the exact weights of the run that was never killed
     p = _start(root)
-    p.join(120)
+    _join(p, 120, "the final run")
     assert p.exitcode == 0
     final = torch.load(os.path.join(root, "final.pt"))
     for k in ref:

@@ -1,13 +1,19 @@
 """SIGTERM and Ctrl-C during fit: the step finishes, a checkpoint is written, the process exits with a message,
-and resuming from that checkpoint reaches the same weights as a run never interrupted."""
+and resuming from that checkpoint reaches the same weights as a run never interrupted.
+
+The child holds inside one training step (``_train.py --hold-at``) and the signals are sent once it says so, so
+where a signal lands, and hence the step the run stops at, does not depend on timing.
+"""
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
+from waits import finish, popen_reading, wait_until
+
+HOLD_AT = 5  # the step (global step at its start) inside which the signal arrives
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "_train.py")
@@ -17,14 +23,6 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 def _env() -> dict:
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
     return env
-
-
-def _step(root: str) -> int:
-    try:
-        with open(os.path.join(root, "progress")) as f:
-            return int(f.read() or 0)
-    except (OSError, ValueError):
-        return 0
 
 
 def reference_weights(tmp_path) -> dict:
@@ -45,17 +43,12 @@ def reference_weights(tmp_path) -> dict:
     return model.state_dict()
 
 
-def _interrupt(root: str, sig: int, times: int = 1) -> subprocess.CompletedProcess:
-    p = subprocess.Popen([sys.executable, SCRIPT, root, "--sleep", "0.1"], env=_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while _step(root) < 5 and p.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert p.poll() is None, p.communicate()
-    for _ in range(times):
-        p.send_signal(sig)
-        time.sleep(0.01)
-    out, err = p.communicate(timeout=120)
+def _interrupt(root: str, sig: int) -> subprocess.CompletedProcess:
+    p = popen_reading([sys.executable, SCRIPT, root, "--hold-at", str(HOLD_AT)], env=_env())
+    wait_until(lambda: os.path.exists(os.path.join(root, "holding")), 120, f"the child to reach step {HOLD_AT}",
+               proc=p)
+    p.send_signal(sig)
+    out, err = finish(p, 120)
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
@@ -72,8 +65,7 @@ def test_signal_saves_checkpoint_and_resume_matches(tmp_path, sig):
     assert "Traceback" not in res.stderr, res.stderr[-2000:]
     assert os.path.isfile(ckpt) and not os.path.exists(os.path.join(root, "final.pt"))
     state = load(ckpt)
-    stopped = state["global_step"]
-    assert 5 <= stopped < 48  # stopped mid-run, after the step that was running
+    assert state["global_step"] == HOLD_AT + 1  # the step the signal interrupted finished, and no other began
     assert [f for f in os.listdir(os.path.dirname(ckpt)) if ".tmp" in f] == []
     # resume in a fresh process: it must finish the remaining steps and land on the uninterrupted weights
     done = subprocess.run([sys.executable, SCRIPT, root, "--resume", ckpt], env=_env(), capture_output=True,
@@ -88,15 +80,14 @@ def test_signal_saves_checkpoint_and_resume_matches(tmp_path, sig):
 def test_second_ctrl_c_exits_at_once(tmp_path):
     root = str(tmp_path / "run")
     os.makedirs(root)
-    p = subprocess.Popen([sys.executable, SCRIPT, root, "--sleep", "2.0"], env=_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while _step(root) < 1 and p.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # The step never ends by itself (--hold-forever): the first Ctrl-C waits for it; the second must not.
+    p = popen_reading([sys.executable, SCRIPT, root, "--hold-at", "1", "--hold-forever"], env=_env())
+    wait_until(lambda: os.path.exists(os.path.join(root, "holding")), 120, "the child to reach step 1", proc=p)
     p.send_signal(signal.SIGINT)
-    time.sleep(0.3)  # the first Ctrl-C waits for the 2 s step; the second must not
+    # two signals before the handler ran would be seen as one: send the second once the first was taken
+    p.stderr_lines.wait_for("received Ctrl-C (SIGINT)", 60)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    out, err = finish(p, 60)  # well before the step's own 120 s limit
     assert p.returncode != 0
     assert "KeyboardInterrupt" in err or "Detected KeyboardInterrupt" in out + err
     assert not os.path.exists(os.path.join(root, "checkpoints", "interrupted.ckpt"))

@@ -1,6 +1,10 @@
 """A training script the DDP tests run as `python ddp_script.py OUT_DIR MODE ...` (and under torchrun).
 
 Each rank writes what it observed to OUT_DIR/rank<R>.json so the test can compare ranks and runs.
+
+The signal tests set TEST_HOLD_AT=N (and TEST_HOLD_RANKS, default "0"): on those ranks the training step that
+starts at global step N creates OUT_DIR/holding<R> and stays inside the step until this rank has noted a signal
+(at most 120 s), so the test sends its signal at a known step instead of after a sleep.
 """
 import json
 import os
@@ -32,6 +36,9 @@ class Net(pl.LightningModule):
             if self.global_rank == 0:
                 with open(os.path.join(out_dir, "progress"), "w") as f:
                     f.write(str(self.global_step))
+        if self.global_step == int(os.environ.get("TEST_HOLD_AT", "-1")) and str(self.global_rank) in os.environ.get(
+                "TEST_HOLD_RANKS", "0").split(","):
+            self._hold()
         if self.global_rank == self.fail_rank and self.global_step == 2:
             raise ValueError(f"boom on rank {self.global_rank}")
         x, y = b
@@ -39,6 +46,17 @@ class Net(pl.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         self.log("rank_value", float(self.global_rank), on_step=False, on_epoch=True, sync_dist=True)
         return loss
+
+    def _hold(self):
+        open(os.path.join(out_dir, f"holding{self.global_rank}"), "w").close()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            vote = self.trainer._stop_vote  # the rank's own SignalGuard notes the signal; the ranks agree later
+            if vote is not None and vote.guard.noted:
+                return
+            time.sleep(0.005)
+        raise RuntimeError(f"ddp_script.py: rank {self.global_rank} held in step {self.global_step} for 120 s and "
+                           "no signal came")
 
     def validation_step(self, b, i):
         x, y = b

@@ -9,9 +9,10 @@ import time
 
 import pytest
 import torch
+from waits import finish, popen_reading, wait_until
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "ddp_script.py")
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+HOLD_AT = 2  # the signal tests' signal arrives inside the step that starts at this global step
 
 
 def _run(tmp_path, mode="fit", launcher=None, timeout=240, **env):
@@ -110,24 +111,17 @@ def test_sigterm_stops_every_rank_after_the_same_step_and_the_run_resumes_exactl
     if launcher == "torchrun":
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--master-port=0",
                "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0", SCRIPT, str(run), "fit"]
-    p = subprocess.Popen(cmd, env=dict(env, TEST_SLEEP="0.3"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    deadline = time.monotonic() + 120
-    while p.poll() is None and time.monotonic() < deadline:
-        try:
-            if int(open(run / "progress").read() or 0) >= 2:
-                break
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.05)
-    assert p.poll() is None, p.communicate()
+    # Steps of >= 0.3 s make rank 0 propose a vote after every batch; rank 0 holds inside step HOLD_AT until it
+    # has noted the SIGTERM, so the vote one batch later carries it.
+    p = popen_reading(cmd, env=dict(env, TEST_SLEEP="0.3", TEST_HOLD_AT=str(HOLD_AT)))
+    wait_until(lambda: (run / "holding0").exists(), 120, f"rank 0 to reach step {HOLD_AT}", proc=p)
     p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=180)
+    out, err = finish(p, 180)
     assert p.returncode != 0 and "stopped by SIGTERM at step" in err, err[-3000:]
     assert "failed, so rank" not in err  # an agreed stop, not reported as a rank failure
     (ckpt,) = glob.glob(str(run / "**" / "interrupted.ckpt"), recursive=True)
     step = torch.load(ckpt, weights_only=True)["global_step"]
-    assert 2 <= step < 8  # mid-run
+    assert HOLD_AT + 1 <= step <= HOLD_AT + 2, step  # the held step, then at most the batch the vote takes
     assert not _ranks(run)  # fit raised on every rank
     proc, _ = _run(resume, launcher=launcher, TEST_CKPT=ckpt)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -144,16 +138,15 @@ def test_ctrl_c_in_the_terminal_stops_all_ranks_with_one_checkpoint(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR",
                                                               "MASTER_PORT", "FASTLIT_DDP_ERRDIR")}
-    p = subprocess.Popen([sys.executable, SCRIPT, str(tmp_path), "fit"], env=dict(env, TEST_SLEEP="0.3"),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while p.poll() is None and time.monotonic() < deadline and not (tmp_path / "progress").exists():
-        time.sleep(0.05)
-    time.sleep(0.5)
-    assert p.poll() is None, p.communicate()
+    # Both ranks hold inside step HOLD_AT (so both are in fit, their handlers installed) until each noted it.
+    p = popen_reading([sys.executable, SCRIPT, str(tmp_path), "fit"], start_new_session=True,
+                      env=dict(env, TEST_SLEEP="0.3", TEST_HOLD_AT=str(HOLD_AT), TEST_HOLD_RANKS="0,1"))
+    wait_until(lambda: (tmp_path / "holding0").exists() and (tmp_path / "holding1").exists(), 120,
+               f"both ranks to reach step {HOLD_AT}", proc=p)
     os.killpg(p.pid, signal.SIGINT)
-    out, err = p.communicate(timeout=180)
+    out, err = finish(p, 180)
     assert p.returncode != 0 and "stopped by Ctrl-C at step" in err, err[-3000:]
     assert "failed, so rank" not in err and "Traceback" not in err
     (ckpt,) = glob.glob(str(tmp_path / "**" / "interrupted.ckpt"), recursive=True)
-    assert torch.load(ckpt, weights_only=True)["global_step"] < 8
+    step = torch.load(ckpt, weights_only=True)["global_step"]
+    assert HOLD_AT + 1 <= step <= HOLD_AT + 2, step
