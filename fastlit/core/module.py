@@ -150,11 +150,22 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
         """
         trainer = self._trainer
         if trainer is None:
+            if not isinstance(value, (Tensor, int, float)) and not hasattr(value, "compute"):
+                from fastlit.trainer.metrics import _bad_value_message
+
+                raise ValueError(_bad_value_message(name, value))
             _warnings.warn("You are trying to `self.log()` but the `self.trainer` reference is not registered on the"
                            " model yet. This is most likely because the model hasn't been passed to the `Trainer`")
             return
         results = trainer._results
         if results is None:
+            from fastlit.trainer.metrics import FX_NO_LOGGING
+
+            fx = self._current_fx_name
+            if fx in FX_NO_LOGGING and "predict" not in fx:
+                raise MisconfigurationException(
+                    f"You can't `self.log()` inside `{fx}`. HINT: You can still log directly to the logger by using"
+                    " `self.logger.experiment`; log from a step or epoch-end hook.")
             raise MisconfigurationException(
                 f"You are trying to `self.log({name!r}, ...)` outside a training/validation/test loop hook; "
                 "log from `training_step`, `validation_step` or an `on_*_epoch_end` hook instead."

@@ -23,27 +23,45 @@ FX_DEFAULTS: dict[str, tuple] = {
     **{fx: _STEP_HOOK for fx in (
         "training_step", "on_train_batch_start", "on_train_batch_end", "on_before_backward", "on_after_backward",
         "on_before_optimizer_step", "on_before_zero_grad", "optimizer_step", "optimizer_zero_grad",
-        "configure_gradient_clipping", "clip_gradients", "lr_scheduler_step", "backward")},
+        "configure_gradient_clipping", "clip_gradients", "backward")},
     **{fx: _EVAL_STEP_HOOK for fx in (
         "validation_step", "test_step", "on_validation_batch_start", "on_validation_batch_end",
         "on_test_batch_start", "on_test_batch_end")},
     **{fx: _EPOCH_HOOK for fx in (
         "on_train_start", "on_train_epoch_start", "on_train_epoch_end", "on_validation_start",
         "on_validation_epoch_start", "on_validation_epoch_end", "on_test_start", "on_test_epoch_start",
-        "on_test_epoch_end", "on_validation_model_eval", "on_validation_model_train", "on_test_model_eval",
-        "on_test_model_train", "on_validation_model_zero_grad", "on_train_epoch_end")},
+        "on_test_epoch_end")},
 }
+# hooks that exist but may not call self.log (Lightning 2.x's list): "You can't `self.log()` inside ..."
+FX_NO_LOGGING = frozenset((
+    "lr_scheduler_step", "on_fit_start", "on_fit_end", "on_sanity_check_start", "on_sanity_check_end",
+    "on_train_end", "on_validation_end", "on_test_end", "on_predict_start", "on_predict_end",
+    "on_predict_epoch_start", "on_predict_epoch_end", "on_before_batch_transfer", "transfer_batch_to_device",
+    "on_after_batch_transfer", "on_predict_batch_start", "on_predict_batch_end", "on_exception", "state_dict",
+    "on_save_checkpoint", "on_load_checkpoint", "load_state_dict", "setup", "teardown", "configure_sharded_model",
+    "configure_model", "predict_step", "configure_optimizers", "train_dataloader", "val_dataloader",
+    "test_dataloader", "prepare_data", "configure_callbacks", "on_validation_model_zero_grad",
+    "on_validation_model_eval", "on_test_model_eval", "on_validation_model_train", "on_test_model_train"))
 _REDUCE = {"mean": "mean", "avg": "mean", "sum": "sum", "max": "max", "min": "min"}
 _REDUCE_FN = {torch.mean: "mean", torch.sum: "sum", torch.max: "max", torch.min: "min", max: "max", min: "min", sum: "sum"}
 
 
 def _reduce_name(reduce_fx: Union[str, Callable]) -> str:
-    name = _REDUCE.get(reduce_fx) if isinstance(reduce_fx, str) else _REDUCE_FN.get(reduce_fx)
+    name = _REDUCE.get(reduce_fx.lower()) if isinstance(reduce_fx, str) else _REDUCE_FN.get(reduce_fx)
     if name is None:
         raise MisconfigurationException(
-            f"self.log(reduce_fx={reduce_fx!r}) is not supported; use 'mean', 'sum', 'max' or 'min'."
+            "Only `self.log(..., reduce_fx={min,max,mean,sum})` are supported. If you need a custom reduction, "
+            f"please log a `torchmetrics.Metric` instance instead. Found: {reduce_fx}"
         )
     return name
+
+
+def _bad_value_message(name: str, value: Any) -> str:
+    """Lightning's ValueError text for a value ``self.log`` cannot take."""
+    if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+        return f"`self.log({name}, {value})` was called, but nested dictionaries cannot be logged"
+    return (f"`self.log({name}, {value})` was called, but `{type(value).__name__}` values cannot be logged. Log a "
+            "number, a scalar tensor or a torchmetrics Metric.")
 
 
 def _batch_size(batch: Any) -> int:
@@ -152,9 +170,9 @@ class Results:
             metric.sync = self.reduce if sync_dist else None
         if isinstance(value, Tensor):
             if value.numel() != 1:
-                raise MisconfigurationException(
-                    f"self.log({name!r}, value): `value` must be a scalar (one element), got shape "
-                    f"{tuple(value.shape)}. Reduce it first, e.g. `value.mean()`."
+                raise ValueError(
+                    f"`self.log({name}, {value})` was called, but the tensor must have a single element (shape "
+                    f"{tuple(value.shape)}). You can try doing `self.log({name}, {value}.mean())`"
                 )
             if not enable_graph:
                 value = value.detach()
@@ -165,9 +183,7 @@ class Results:
                 metric.log_torchmetric(value)  # torchmetrics is never imported here: duck-typed
                 return
             if not isinstance(value, bool):
-                raise MisconfigurationException(
-                    f"self.log({name!r}, value): `value` must be a number or a scalar tensor, got {type(value).__name__}."
-                )
+                raise ValueError(_bad_value_message(name, value))
             value = float(value)
         else:
             value = float(value)
@@ -187,15 +203,23 @@ class Results:
             )
         spec = FX_DEFAULTS.get(fx or "")
         if spec is None:
-            raise MisconfigurationException(f"You can't `self.log()` inside `{fx}`; log from a step or epoch-end hook.")
+            if fx is None:
+                raise MisconfigurationException(
+                    "You are trying to `self.log()` but it is not managed by the `Trainer` control flow")
+            if fx not in FX_NO_LOGGING:
+                raise RuntimeError(f"Logging inside `{fx}` is not implemented.")
+            raise MisconfigurationException(
+                f"You can't `self.log()` inside `{fx}`. HINT: You can still log directly to the logger by using"
+                " `self.logger.experiment`; log from a step or epoch-end hook.")
         d_step, d_epoch, ok_step, ok_epoch = spec
         step = d_step if on_step is None else bool(on_step)
         epoch = d_epoch if on_epoch is None else bool(on_epoch)
-        if step not in ok_step or epoch not in ok_epoch:
-            raise MisconfigurationException(
-                f"You can't `self.log({name!r}, ..., on_step={step}, on_epoch={epoch})` in `{fx}`; "
-                f"allowed: on_step={list(ok_step)}, on_epoch={list(ok_epoch)}."
-            )
+        for arg, val, ok in (("on_step", step, ok_step), ("on_epoch", epoch, ok_epoch)):
+            if val not in ok:
+                raise MisconfigurationException(
+                    f"You can't `self.log({arg}={val})` inside `{fx}`, must be one of {ok}.")
+        if not step and not epoch:
+            raise MisconfigurationException("`self.log(on_step=False, on_epoch=False)` is not useful.")
         for other in self.items.values():
             if other.name == name and other.fx != fx and other.dl_idx == dl_idx and other.fresh:
                 raise MisconfigurationException(
