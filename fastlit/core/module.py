@@ -157,6 +157,10 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
             _warnings.warn("You are trying to `self.log()` but the `self.trainer` reference is not registered on the"
                            " model yet. This is most likely because the model hasn't been passed to the `Trainer`")
             return
+        if trainer.barebones:
+            rank_zero_warn("You are trying to `self.log()` but `Trainer(barebones=True)` is configured. Logging can "
+                           "impact raw speed so it is disabled under this setting.")
+            return
         results = trainer._results
         if results is None:
             from fastlit.trainer.metrics import FX_NO_LOGGING

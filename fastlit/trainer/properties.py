@@ -32,6 +32,14 @@ class PropertiesMixin:
         self.loggers = [logger] if logger else []
 
     @property
+    def loggers(self) -> list:
+        return self._loggers
+
+    @loggers.setter
+    def loggers(self, loggers: Optional[list]) -> None:
+        self._loggers = loggers if loggers else []  # None (or empty) means no loggers, as in Lightning
+
+    @property
     def log_dir(self) -> Optional[str]:
         if not self.loggers:
             return self.default_root_dir

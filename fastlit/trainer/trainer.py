@@ -28,6 +28,7 @@ from fastlit.trainer.optimizers import LRSchedulerConfig
 from fastlit.trainer.precision import Precision as _Precision, normalize
 from fastlit.trainer.properties import PropertiesMixin, _LoopView
 from fastlit.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from fastlit.utilities.argparse import _defaults_from_env_vars
 from fastlit.utilities.exceptions import MisconfigurationException
 from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import rank_zero_info, rank_zero_warn
@@ -42,6 +43,7 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
     ``TypeError`` naming them; 1.x arguments the tutorials use are mapped with a ``DeprecationWarning``.
     """
 
+    @_defaults_from_env_vars
     def __init__(
         self,
         accelerator: Union[str, Any] = "auto",
@@ -112,17 +114,35 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         self._ckpt_path: Optional[str] = None
         self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
         self.barebones = barebones
-        if barebones:
-            for name, value in (("enable_checkpointing", enable_checkpointing), ("logger", logger),
-                                ("enable_progress_bar", enable_progress_bar),
-                                ("enable_model_summary", enable_model_summary)):
-                if value:
-                    raise ValueError(f"`Trainer(barebones=True)` turns `{name}` off; do not set `{name}={value!r}`.")
+        if barebones:  # Lightning's conflicts, in its order; each names the argument to drop
+            for name, value, off, why in (
+                    ("enable_checkpointing", enable_checkpointing, bool(enable_checkpointing), "Checkpointing"),
+                    ("logger", logger, logger is not None and logger is not False, "Logging"),
+                    ("enable_progress_bar", enable_progress_bar, bool(enable_progress_bar), "The progress bar"),
+                    ("log_every_n_steps", log_every_n_steps, log_every_n_steps not in (None, 0), "Logging"),
+                    ("enable_model_summary", enable_model_summary, bool(enable_model_summary), "Model summary"),
+                    ("num_sanity_val_steps", num_sanity_val_steps, num_sanity_val_steps not in (None, 0),
+                     "Sanity checking"),
+                    ("fast_dev_run", fast_dev_run, fast_dev_run is not False and fast_dev_run != 0, None),
+                    ("detect_anomaly", detect_anomaly, bool(detect_anomaly), "Anomaly detection"),
+                    ("profiler", profiler, profiler is not None, "Profiling")):
+                if off:
+                    reason = ("Development run is not meant for raw speed evaluation" if why is None
+                              else f"{why} can impact raw speed")
+                    raise ValueError(f"`Trainer(barebones=True, {name}={value!r})` was passed. {reason} so it is "
+                                     "disabled in barebones mode; remove the argument or drop `barebones=True`.")
             enable_checkpointing = enable_progress_bar = enable_model_summary = False
             logger = False
-            if log_every_n_steps is not None and log_every_n_steps != 0:
-                raise ValueError("`Trainer(barebones=True)` disables logging; do not set `log_every_n_steps`.")
-            log_every_n_steps = 0
+            log_every_n_steps = num_sanity_val_steps = 0
+            rank_zero_info(
+                "You are running in `Trainer(barebones=True)` mode. All features that may impact raw speed have been "
+                "disabled to facilitate analyzing the Trainer overhead. Specifically, the following features are "
+                "deactivated:\n - Checkpointing: `Trainer(enable_checkpointing=True)`\n - Progress bar: "
+                "`Trainer(enable_progress_bar=True)`\n - Model summary: `Trainer(enable_model_summary=True)`\n"
+                " - Logging: `Trainer(logger=True)`, `Trainer(log_every_n_steps>0)`, `LightningModule.log(...)`, "
+                "`LightningModule.log_dict(...)`\n - Sanity checking: `Trainer(num_sanity_val_steps>0)`\n"
+                " - Development run: `Trainer(fast_dev_run=True)`\n - Anomaly detection: "
+                "`Trainer(detect_anomaly=True)`\n - Profiling: `Trainer(profiler=...)`")
 
         # ---- device, strategy, precision
         self.accelerator, self.strategy = select_strategy(accelerator, strategy, devices, num_nodes)
@@ -140,6 +160,11 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         if isinstance(fast_dev_run, int) and not isinstance(fast_dev_run, bool) and fast_dev_run < 0:
             raise MisconfigurationException(f"fast_dev_run={fast_dev_run!r} is not a valid configuration. It should be >= 0.")
         n_dev = 1 if fast_dev_run is True else int(fast_dev_run)
+        if check_val_every_n_epoch is None and isinstance(val_check_interval, float):
+            raise MisconfigurationException(
+                "`val_check_interval` should be an integer or a time-based duration (str 'DD:HH:MM:SS', "
+                "datetime.timedelta, or dict kwargs for timedelta) when `check_val_every_n_epoch=None`: with no "
+                "epoch boundary a fraction of an epoch means nothing; pass a number of batches.")
         # Lightning's checks and INFO lines for the batch limits, in its order (only values passed explicitly)
         _check_batch_limit(overfit_batches, "overfit_batches")
         if not n_dev:
@@ -156,14 +181,10 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
             val_check_interval, check_val_every_n_epoch = 1.0, 1
             rank_zero_info(f"Running in `fast_dev_run` mode: will run the requested loop using {n_dev} batch(es). "
                            "Logging and checkpointing is suppressed.")
-        self._warn_default_max_epochs = False
-        if max_epochs is None and max_steps == -1 and max_time is None:
-            self._warn_default_max_epochs = not n_dev  # said at fit(), as Lightning does
-            max_epochs = 1000
         if isinstance(max_epochs, int) and max_epochs < -1:  # Lightning's check, with the fix spelled out
             raise MisconfigurationException(f"`max_epochs` must be a non-negative integer or -1. You passed in "
                                             f"{max_epochs}; use -1 for no epoch limit.")
-        self.max_epochs = -1 if max_epochs is None else max_epochs
+        self.max_epochs = max_epochs  # None (not set) until fit() resolves it, as Lightning's fit loop does
         self.min_epochs = min_epochs
         self.max_steps = max_steps
         self.min_steps = min_steps
@@ -275,9 +296,16 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         if (train_dataloaders is not None or val_dataloaders is not None) and datamodule is not None:
             raise MisconfigurationException(
                 "You cannot pass `train_dataloader` or `val_dataloaders` to `trainer.fit(datamodule=...)`")
-        if self._warn_default_max_epochs:
-            rank_zero_warn("`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch "
-                           "limit, set `max_epochs=-1`.", category=UserWarning)
+        if self.max_epochs is None:  # Lightning's rule: 1000 (with a warning) unless steps or time bound the run
+            from fastlit.callbacks.timer import Timer
+            from fastlit.utilities.warnings import PossibleUserWarning
+
+            if self.max_steps == -1 and self.max_time is None and not any(isinstance(c, Timer) for c in self.callbacks):
+                rank_zero_warn("`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch "
+                               "limit, set `max_epochs=-1`.", category=PossibleUserWarning)
+                self.max_epochs = 1000
+            else:
+                self.max_epochs = -1
         self.state.fn = TrainerFn.FITTING
         self.state.status = TrainerStatus.RUNNING
         self.state.stage = RunningStage.TRAINING
