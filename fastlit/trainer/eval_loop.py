@@ -129,6 +129,14 @@ def run_entry(t: Any, key: str, given: Any) -> list[dict[str, float]]:
 
 
 def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: bool) -> list[dict[str, float]]:
+    # the whole stage, from on_*_model_eval and on_*_start to on_*_end, runs without autograd, as in Lightning;
+    # validation inside fit uses no_grad (tensors made there may be used by training later)
+    grad_ctx = torch.inference_mode if t.inference_mode and not fitting else torch.no_grad
+    with grad_ctx():
+        return _run_eval_stage(t, key, loaders, counts, fitting)
+
+
+def _run_eval_stage(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: bool) -> list[dict[str, float]]:
     module: LightningModule = t.lightning_module
     hook = _HOOK[key]
     step_fn = getattr(module, _STEP[key])
@@ -152,7 +160,6 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
     getattr(module, f"on_{hook}_model_eval")()
     t._call(f"on_{hook}_start")
     t._call(f"on_{hook}_epoch_start")
-    # validation inside fit runs under no_grad like Lightning's: tensors made there may be used by training later
     grad_ctx = torch.inference_mode if t.inference_mode and not fitting else torch.no_grad
     per_loader: list[dict[str, Any]] = []
     returned_metrics: Optional[bool] = None  # 1.x style: metrics returned from the step instead of self.log
@@ -221,6 +228,12 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
 
 def run_predict(t: Any, given: Any) -> Optional[list[Any]]:
     loaders = _setup(t, "predict", given)
+    # from on_predict_model_eval/on_predict_start to on_predict_end without autograd, as in Lightning
+    with (torch.inference_mode if t.inference_mode else torch.no_grad)():
+        return _run_predict_stage(t, loaders)
+
+
+def _run_predict_stage(t: Any, loaders: list[Any]) -> Optional[list[Any]]:
     module: LightningModule = t.lightning_module
     if not loaders:
         from fastlit.utilities.exceptions import MisconfigurationException
