@@ -1,6 +1,7 @@
 """``is_overridden``: decide once whether a hook needs calling at all."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
 from fastlit.utilities.imports import _TORCHVISION_AVAILABLE, RequirementCache  # noqa: F401  (Lightning exports it)
@@ -24,16 +25,26 @@ def is_overridden(method_name: str, instance: Optional[Any] = None, parent: Opti
                 break
         else:
             raise ValueError(f"is_overridden: pass `parent=` for an instance of {type(instance).__name__}")
-    instance_attr = getattr(type(instance), method_name, None)
+    # Lightning's rule (lightning_utilities' is_overridden): what the *instance* has under that name, seen through
+    # functools.wraps / partial / Mock(wraps=...), against the parent's code. An attribute set to None on the
+    # instance (``model.validation_step = None``) means the hook is absent.
+    instance_attr = getattr(instance, method_name, None)
     if instance_attr is None:
-        # set on the instance itself (e.g. a lambda assigned in __init__)
-        return method_name in getattr(instance, "__dict__", {})
+        return False
+    if hasattr(instance_attr, "__wrapped__"):
+        instance_attr = instance_attr.__wrapped__
+    if type(instance_attr).__module__ == "unittest.mock" and hasattr(instance_attr, "_mock_wraps"):
+        instance_attr = instance_attr._mock_wraps
+    elif isinstance(instance_attr, functools.partial):
+        instance_attr = instance_attr.func
+    if instance_attr is None:
+        return False
     parent_attr = getattr(parent, method_name, None)
     if parent_attr is None:
         raise ValueError(f"is_overridden: {parent.__name__} has no method {method_name!r}")
-    if method_name in getattr(instance, "__dict__", {}):
-        return True
-    return getattr(instance_attr, "__code__", instance_attr) is not getattr(parent_attr, "__code__", parent_attr)
+    if hasattr(parent_attr, "__wrapped__"):
+        parent_attr = parent_attr.__wrapped__
+    return getattr(instance_attr, "__code__", instance_attr) != getattr(parent_attr, "__code__", parent_attr)
 
 
 def get_torchvision_model(model_name: str, **kwargs: Any) -> Any:
