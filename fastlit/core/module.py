@@ -29,6 +29,11 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
     in checkpoints and restored by ``load_from_checkpoint``.
     """
 
+    # where a checkpoint keeps the saved hyperparameters (Lightning's names)
+    CHECKPOINT_HYPER_PARAMS_KEY = "hyper_parameters"
+    CHECKPOINT_HYPER_PARAMS_NAME = "hparams_name"
+    CHECKPOINT_HYPER_PARAMS_TYPE = "hparams_type"
+
     # nn.Module attributes that must not be shown as hyperparameters or pickled with the trainer.
     __jit_unused_properties__ = ["trainer", "device", "dtype", "logger", "loggers", "current_epoch", "global_step"]
 
