@@ -36,8 +36,17 @@ def load_from_checkpoint(cls: type, checkpoint_path: Union[str, Path, IO], map_l
     obj.on_load_checkpoint(checkpoint)
     if "state_dict" not in checkpoint:
         raise KeyError(f"The checkpoint {checkpoint_path!r} has no 'state_dict'; it is not a Lightning/fastlit checkpoint.")
+    if obj._strict_loading is not None and strict is not None and strict != obj.strict_loading:
+        raise ValueError(
+            f"You set `.load_from_checkpoint(..., strict={strict!r})` which is in conflict with"
+            f" `{cls.__name__}.strict_loading={obj.strict_loading!r}. Please set the same value for both of them.")
     strict = obj.strict_loading if strict is None else strict
     load_state_dict(obj, checkpoint["state_dict"], strict=strict, source=checkpoint_path)
+    if not checkpoint["state_dict"]:
+        from fastlit.utilities.rank_zero import rank_zero_warn
+
+        rank_zero_warn(f"The state dict in {checkpoint_path!r} contains no parameters.")
+        return obj
     device = _state_device(checkpoint["state_dict"])
     if device is not None:
         obj.to(device)
