@@ -35,7 +35,10 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
     CHECKPOINT_HYPER_PARAMS_TYPE = "hparams_type"
 
     # nn.Module attributes that must not be shown as hyperparameters or pickled with the trainer.
-    __jit_unused_properties__ = ["trainer", "device", "dtype", "logger", "loggers", "current_epoch", "global_step"]
+    __jit_unused_properties__ = ["example_input_array", "on_gpu", "current_epoch", "global_step", "global_rank",
+                                 "local_rank", "logger", "loggers", "automatic_optimization", "trainer", "fabric",
+                                 "strict_loading", "device_mesh", "device", "dtype", "hparams", "hparams_initial"]
+    _jit_is_scripting = False  # True while torch.jit scripts/traces the module: `trainer` is then None, no error
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -51,7 +54,7 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
     # ------------------------------------------------------------------ properties
     @property
     def trainer(self) -> Any:
-        if self._trainer is None:
+        if self._trainer is None and not self._jit_is_scripting:
             raise RuntimeError(f"{type(self).__name__} is not attached to a `Trainer`.")
         return self._trainer
 
@@ -315,6 +318,38 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
             scheduler.step(metric)
 
     # ------------------------------------------------------------------ utilities
+    @torch.no_grad()
+    def to_torchscript(self, file_path: Optional[Union[str, Path]] = None, method: Optional[str] = "script",
+                       example_inputs: Optional[Any] = None, **kwargs: Any) -> Any:
+        """The module as TorchScript (``method="script"``, or ``"trace"`` with ``example_inputs`` or
+        ``self.example_input_array``), in eval mode; saved to ``file_path`` when given. The training mode is kept."""
+        mode = self.training
+        cls = LightningModule
+        cls._jit_is_scripting = True
+        try:
+            if method == "script":
+                module = torch.jit.script(self.eval(), **kwargs)
+            elif method == "trace":
+                if example_inputs is None:
+                    if self.example_input_array is None:
+                        raise ValueError("Choosing method=`trace` requires either `example_inputs` or"
+                                         " `model.example_input_array` to be defined.")
+                    example_inputs = self.example_input_array
+                from fastlit.utilities.apply_func import move_data_to_device
+
+                example_inputs = move_data_to_device(example_inputs, self.device)
+                module = torch.jit.trace(func=self.eval(), example_inputs=example_inputs, **kwargs)
+            else:
+                raise ValueError(f"The 'method' parameter only supports 'script' or 'trace', but value given was: "
+                                 f"{method}")
+        finally:
+            cls._jit_is_scripting = False
+        self.train(mode)
+        if file_path is not None:
+            with open(file_path, "wb") as f:
+                torch.jit.save(module, f)
+        return module
+
     def freeze(self) -> None:
         """Set ``requires_grad=False`` on every parameter and switch to eval mode."""
         for p in self.parameters():
