@@ -211,11 +211,17 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
             raise MisconfigurationException(
                 f"Gradient accumulation supports only int and dict types: `accumulate_grad_batches` must be an int >= 1, got {accumulate_grad_batches!r}.")
         self.accumulate_grad_batches = accumulate_grad_batches
-        if gradient_clip_algorithm is not None and gradient_clip_algorithm not in ("norm", "value"):
+        if gradient_clip_val is not None and not isinstance(gradient_clip_val, (int, float)):
+            raise TypeError(f"`gradient_clip_val` should be an int or a float. Got {gradient_clip_val}.")
+        if gradient_clip_algorithm is not None and str(gradient_clip_algorithm).lower() not in ("norm", "value"):
             raise MisconfigurationException(
-                f"`gradient_clip_algorithm` {gradient_clip_algorithm!r} is invalid. Allowed algorithms: ['value', 'norm'].")
+                f"`gradient_clip_algorithm` {gradient_clip_algorithm} is invalid. Allowed algorithms: ['value', 'norm'].")
+        if not isinstance(reload_dataloaders_every_n_epochs, int) or reload_dataloaders_every_n_epochs < 0:
+            raise MisconfigurationException(f"`reload_dataloaders_every_n_epochs` should be an int >= 0, got "
+                                            f"{reload_dataloaders_every_n_epochs}.")
         self.gradient_clip_val = gradient_clip_val
-        self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.gradient_clip_algorithm = (gradient_clip_algorithm.lower() if isinstance(gradient_clip_algorithm, str)
+                                        else gradient_clip_algorithm)
         self.inference_mode = inference_mode
         self.use_distributed_sampler = use_distributed_sampler
         self.sync_batchnorm = sync_batchnorm

@@ -164,7 +164,7 @@ CASES = {
     "accumulate_grad_batches=0": (lambda r: T(r, accumulate_grad_batches=0), Misconf,
                                   [r"accumulate_grad_batches", r"must be an int >= 1, got 0"]),
     "unknown gradient_clip_algorithm": (lambda r: T(r, gradient_clip_algorithm="foo"), Misconf,
-                                        [r"'foo' is invalid", r"Allowed algorithms: \['value', 'norm'\]"]),
+                                        [r"`gradient_clip_algorithm` foo is invalid", r"Allowed algorithms: \['value', 'norm'\]"]),
     "negative limit_train_batches": (lambda r: T(r, limit_train_batches=-1).fit(BoringModel()), Misconf,
                                      [r"invalid value -1 for limit_train_batches", r"has to be in \[0\.0, 1\.0\] or an int"]),
     "test without test_step": (lambda r: T(r).test(override(test_step=pl.LightningModule.test_step)()), Misconf,
