@@ -163,7 +163,7 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         if check_val_every_n_epoch is None and isinstance(val_check_interval, float):
             raise MisconfigurationException(
                 "`val_check_interval` should be an integer or a time-based duration (str 'DD:HH:MM:SS', "
-                "datetime.timedelta, or dict kwargs for timedelta) when `check_val_every_n_epoch=None`: with no "
+                "datetime.timedelta, or dict kwargs for timedelta) when `check_val_every_n_epoch=None`. With no "
                 "epoch boundary a fraction of an epoch means nothing; pass a number of batches.")
         # Lightning's checks and INFO lines for the batch limits, in its order (only values passed explicitly)
         _check_batch_limit(overfit_batches, "overfit_batches")
@@ -385,7 +385,7 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
             self.datamodule = None
         self._resuming = False
         if fn == TrainerFn.FITTING:
-            _verify_fit_config(model, self.datamodule, loaders.get("train"))
+            _verify_fit_config(model, self.datamodule, loaders.get("train"), loaders.get("val"))
             if not model.automatic_optimization and self.gradient_clip_val:
                 raise MisconfigurationException(
                     "Automatic gradient clipping is not supported for manual optimization. Remove "
@@ -509,7 +509,7 @@ def _check_module(model: Any, fn: str) -> LightningModule:
     return model
 
 
-def _verify_fit_config(model: LightningModule, datamodule: Any, train_loader: Any) -> None:
+def _verify_fit_config(model: LightningModule, datamodule: Any, train_loader: Any, val_loader: Any = None) -> None:
     if not is_overridden("training_step", model, LightningModule):
         raise MisconfigurationException(
             "No `training_step()` method defined. Lightning `Trainer` expects as minimum a `training_step()`, "
@@ -525,6 +525,17 @@ def _verify_fit_config(model: LightningModule, datamodule: Any, train_loader: An
         raise MisconfigurationException(
             "No `configure_optimizers()` method defined. Lightning `Trainer` expects as minimum a "
             "`training_step()`, `train_dataloader()` and `configure_optimizers()` to be defined.")
+    # Lightning's warnings when only half of the validation setup is there (validation is then skipped)
+    has_val_loader = val_loader is not None or data_mod._source_has(datamodule, "val_dataloader") or \
+        data_mod._source_has(model, "val_dataloader")
+    has_val_step = is_overridden("validation_step", model, LightningModule)
+    if has_val_loader and not has_val_step:
+        rank_zero_warn("You passed in a `val_dataloader` but have no `validation_step`. Skipping val loop.")
+    if has_val_step and not has_val_loader:
+        from fastlit.utilities.warnings import PossibleUserWarning
+
+        rank_zero_warn("You defined a `validation_step` but have no `val_dataloader`. Skipping val loop.",
+                       category=PossibleUserWarning)
 
 
 # Names Lightning's module also exports, imported on first use (see fastlit._reexport).

@@ -125,3 +125,42 @@ def test_setting_no_logger(pl, attr, tmp_path):
     assert trainer.loggers == [csv]
     trainer.loggers = [csv, csv]
     assert trainer.logger is csv and len(trainer.loggers) == 2
+
+
+@pytest.mark.parametrize("absent,match", [
+    ("validation_step", r"You passed in a `val_dataloader` but have no `validation_step`. Skipping val loop."),
+    ("val_dataloader", r"You defined a `validation_step` but have no `val_dataloader`. Skipping val loop.")])
+@pytest.mark.parametrize("pl", FRAMEWORKS, ids=ids)
+def test_half_a_validation_setup_warns(pl, absent, match, tmp_path):
+    class Model(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).sum()
+
+        def validation_step(self, batch, batch_idx):
+            pass
+
+        def val_dataloader(self):
+            return _loader()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    model = Model()
+    setattr(model, absent, None)
+    trainer = pl.Trainer(default_root_dir=tmp_path, max_steps=1, logger=False, **QUIET)
+    with pytest.warns(UserWarning, match=match):
+        trainer.fit(model, _loader())
+
+
+@pytest.mark.parametrize("pl", FRAMEWORKS, ids=ids)
+def test_float_val_check_interval_message_is_lightnings(pl):
+    import re
+
+    with pytest.raises(pl.utilities.exceptions.MisconfigurationException, match=re.escape(
+            "`val_check_interval` should be an integer or a time-based duration (str 'DD:HH:MM:SS', "
+            "datetime.timedelta, or dict kwargs for timedelta) when `check_val_every_n_epoch=None`.")):
+        pl.Trainer(val_check_interval=0.5, check_val_every_n_epoch=None)
