@@ -322,7 +322,14 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
     def to_torchscript(self, file_path: Optional[Union[str, Path]] = None, method: Optional[str] = "script",
                        example_inputs: Optional[Any] = None, **kwargs: Any) -> Any:
         """The module as TorchScript (``method="script"``, or ``"trace"`` with ``example_inputs`` or
-        ``self.example_input_array``), in eval mode; saved to ``file_path`` when given. The training mode is kept."""
+        ``self.example_input_array``), in eval mode; saved to ``file_path`` when given. The training mode is kept.
+        Deprecated, as in Lightning 2.6.6 (TorchScript is deprecated in PyTorch): use ``torch.export.export()``."""
+        from fastlit.utilities.rank_zero import rank_zero_deprecation
+
+        rank_zero_deprecation(
+            "`LightningModule.to_torchscript` has been deprecated in v2.7 and will be removed in v2.8. "
+            "TorchScript is deprecated in PyTorch. Use `torch.export.export()` for model exporting instead. "
+            "See https://pytorch.org/docs/stable/export.html for more information.")
         mode = self.training
         cls = LightningModule
         cls._jit_is_scripting = True

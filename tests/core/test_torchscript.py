@@ -1,6 +1,7 @@
 """``LightningModule.to_torchscript`` works on a module with no Trainer, as in
 Lightning 2.6.6 (issue #14, cluster 17): script and trace give the module's outputs, the training mode is kept,
-``file_path`` saves a loadable file, a bad method or a trace without inputs raises ValueError."""
+``file_path`` saves a loadable file, a bad method or a trace without inputs raises ValueError; it warns that it is
+deprecated (LightningDeprecationWarning), as Lightning does."""
 from __future__ import annotations
 
 import pytest
@@ -36,7 +37,8 @@ def test_to_torchscript(pl, method, tmp_path):
     model = _model(pl)
     model.train()
     path = tmp_path / "m.pt"
-    scripted = model.to_torchscript(file_path=path, method=method)
+    with pytest.deprecated_call(match="`LightningModule.to_torchscript` has been deprecated"):
+        scripted = model.to_torchscript(file_path=path, method=method)
     assert model.training  # mode kept
     x = torch.randn(5, 4)
     torch.testing.assert_close(scripted(x), model(x))
