@@ -66,10 +66,3 @@ LightningArgumentParser = placeholder_class(__name__, "LightningArgumentParser",
 SaveConfigCallback = placeholder_class(__name__, "SaveConfigCallback", _MISSING, _INSTEAD, bases=(Callback,))
 instantiate_module = placeholder_function(__name__, "instantiate_module", _MISSING, _INSTEAD)
 
-
-def main(argv: Optional[list[str]] = None) -> int:
-    """Transitional: the ``fastlit`` console script of an install made before it moved to ``fastlit._cli:main``
-    still calls this. Remove once everyone has reinstalled (``pip install --no-build-isolation -e .``)."""
-    from fastlit._cli import main as cli_main
-
-    return cli_main(argv)
