@@ -201,13 +201,18 @@ def _worker(lib: str) -> None:
 
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
     logging.disable(logging.INFO)
-    marks = _Marks(lib)
-    with tempfile.TemporaryDirectory() as root:
-        _loop_cases(marks, root)
-    _kernel_cases(marks)
+    try:  # restored after: the worker also runs in-process (tests), where these settings must not leak
+        with warnings.catch_warnings(), tempfile.TemporaryDirectory() as root:
+            warnings.simplefilter("ignore")
+            marks = _Marks(lib)
+            _loop_cases(marks, root)
+            _kernel_cases(marks)
+    finally:
+        logging.disable(logging.NOTSET)
+        torch.set_num_threads(threads)
 
 
 def parse_dumps(out_prefix: str) -> dict[str, dict[str, int]]:
