@@ -14,7 +14,7 @@ from torch import Tensor
 from fastlit import _ext
 
 __all__ = [
-    "fused_adam_", "fused_sgd_", "multi_tensor_l2norm", "unscale_and_check_", "update_scale_", "clip_grad_value_",
+    "fused_adam_", "fused_sgd_", "multi_tensor_l2norm", "unscale_and_check_", "clip_grad_value_",
     "NormResult",
 ]
 
@@ -36,11 +36,9 @@ def _missing(*_args, **_kwargs):
 if _ext.EXT_AVAILABLE:
     _lib = torch.ops.fastlit
     _adam, _sgd, _norm = _lib.fused_adam_.default, _lib.fused_sgd_.default, _lib.multi_tensor_l2norm.default
-    _unscale, _update_scale, _clip_value = (
-        _lib.unscale_and_check_.default, _lib.update_scale_.default, _lib.clip_grad_value_.default
-    )
+    _unscale, _clip_value = _lib.unscale_and_check_.default, _lib.clip_grad_value_.default
 else:
-    _adam = _sgd = _norm = _unscale = _update_scale = _clip_value = _missing
+    _adam = _sgd = _norm = _unscale = _clip_value = _missing
 
 Tensors = Sequence[Tensor]
 
@@ -90,15 +88,6 @@ def unscale_and_check_(grads: Tensors, found_inf: Tensor, inv_scale: Tensor) -> 
         _unscale(grads, found_inf, inv_scale)
 
 
-def update_scale_(
-    scale: Tensor, growth_tracker: Tensor, found_inf: Tensor, growth_factor: float, backoff_factor: float,
-    growth_interval: int,
-) -> Tensor:
-    """torch._amp_update_scale_: back off on found_inf, grow after growth_interval clean steps; returns scale."""
-    _update_scale(scale, growth_tracker, found_inf, float(growth_factor), float(backoff_factor), int(growth_interval))
-    return scale
-
-
 def clip_grad_value_(grads: Tensors, clip_value: float) -> None:
     """Clamps every gradient to [-clip_value, clip_value] in place (nan stays nan)."""
     if len(grads):
@@ -110,7 +99,7 @@ if _ext.EXT_AVAILABLE:
     def _fake_none(*_args, **_kwargs) -> None:
         return None
 
-    for _name in ("fused_adam_", "fused_sgd_", "unscale_and_check_", "update_scale_", "clip_grad_value_"):
+    for _name in ("fused_adam_", "fused_sgd_", "unscale_and_check_", "clip_grad_value_"):
         torch.library.register_fake(f"fastlit::{_name}")(_fake_none)
 
     @torch.library.register_fake("fastlit::multi_tensor_l2norm")

@@ -176,15 +176,4 @@ inline bool check_norm_type(const char* op, double norm_type) {
   return inf_norm;
 }
 
-inline void check_update_scale_inputs(const char* op, const at::Tensor& scale, const at::Tensor& growth_tracker,
-                                      const at::Tensor& found_inf) {
-  check_scalar(op, "scale", scale, scale.device());
-  check_scalar(op, "found_inf", found_inf, scale.device());
-  TORCH_CHECK(growth_tracker.numel() == 1 && growth_tracker.scalar_type() == at::kInt &&
-                  growth_tracker.device() == scale.device(),
-              op, ": growth_tracker must be a one-element int32 tensor on ", scale.device(), " (got ",
-              growth_tracker.scalar_type(), ", ", growth_tracker.numel(), " elements, on ", growth_tracker.device(),
-              ").");
-}
-
 }  // namespace fastlit
