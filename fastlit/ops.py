@@ -6,7 +6,7 @@ extension is not built; use `fastlit._ext.EXT_AVAILABLE` to choose a fallback in
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -15,8 +15,13 @@ from fastlit import _ext
 
 __all__ = [
     "fused_adam_", "fused_sgd_", "multi_tensor_l2norm", "unscale_and_check_", "clip_grad_value_",
-    "NormResult",
+    "NormResult", "SUPPORTED_DTYPES",
 ]
+
+#: The dtypes of the tensors every op takes (optimizer state may also be float32 under low-precision params).
+#: The C++ side spells the same set once, in csrc/include/fastlit/dtypes.h; tests/ops/test_dtypes.py checks this
+#: constant against what the compiled ops accept.
+SUPPORTED_DTYPES: Tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16, torch.float16)
 
 
 class NormResult(NamedTuple):

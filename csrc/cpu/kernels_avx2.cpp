@@ -38,6 +38,8 @@
 #include <c10/util/qint32.h>
 #include <c10/util/qint8.h>
 #include <c10/util/quint8.h>
+// fastlit's own shared inline functions (dtype_code, ...), kept out of the AVX2 section for the same reason.
+#include <fastlit/dtypes.h>
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)

@@ -3,15 +3,12 @@
 // offending tensor, and the fix.
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
+#include <fastlit/dtypes.h>
 
 #include <cmath>
 #include <optional>
 
 namespace fastlit {
-
-inline bool is_supported_float(at::ScalarType t) {
-  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
-}
 
 // Every list in `lists` must have as many tensors as the first one (`names` labels them in errors).
 // A list may also be empty when `optional_empty` is set for it (max_exp_avg_sqs without amsgrad).
@@ -45,7 +42,7 @@ inline void check_like_param(const char* op, const char* what, size_t i, const a
 
 inline void check_float_tensor(const char* op, const char* what, size_t i, const at::Tensor& t) {
   TORCH_CHECK(is_supported_float(t.scalar_type()), op, ": ", what, "[", i, "] has dtype ", t.scalar_type(),
-              "; fastlit's fused ops support float32, bfloat16 and float16.");
+              "; fastlit's fused ops support ", kSupportedDtypesText, ".");
 }
 
 // Tensors whose element order does not matter (norms, clamping, unscaling): dense float tensors, any memory
