@@ -29,6 +29,7 @@ def _swap_class(original: type) -> type:
 def _unsupported(optimizer: torch.optim.Optimizer) -> Optional[str]:
     cls = type(optimizer)
     if not _ext.EXT_AVAILABLE:
+        _ext.warn_if_missing()  # a pure-Python install or a broken build trains on torch's ops: say so, once
         return f"fastlit's compiled ops are unavailable ({_ext.EXT_ERROR})"
     if cls not in _FUSED_FOR:
         bases = [b.__name__ for b in _FUSED_FOR if isinstance(optimizer, b)]
