@@ -4,8 +4,9 @@
 //
 // A dtype's code is its index in every per-dtype table: the CPU kernel tables (csrc/cpu/kernels.h) and the CUDA
 // launch groups (csrc/cuda/multi_tensor_apply.cuh). Optimizer state adds a second index, state_code().
-// Adding a dtype: a code below, its C++ type in DtypeOf, its case in the three functions, the CPU table rows
-// (csrc/cpu/kernels_impl.h), SUPPORTED_DTYPES in fastlit/ops.py.
+// Adding a dtype: a code below (and kNumDtypes, kSupportedDtypesText), its C++ type in DtypeOf, its case in
+// is_supported_float / dtype_code / dispatch_float, the CPU table rows (csrc/cpu/kernels_impl.h), and
+// SUPPORTED_DTYPES in fastlit/ops.py.
 #include <c10/core/ScalarType.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
