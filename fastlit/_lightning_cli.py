@@ -114,10 +114,10 @@ class LightningCLI:
 
     def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
         """Create a parser with ``-c/--config``."""
+        kwargs.setdefault("dump_header", [f"fastlit=={__version__}"])  # the saved config says what wrote it
+        parser = self.parser_class(**kwargs)  # first: without jsonargparse, its error names the extra to install
         from jsonargparse import ActionConfigFile
 
-        kwargs.setdefault("dump_header", [f"fastlit=={__version__}"])  # the saved config says what wrote it
-        parser = self.parser_class(**kwargs)
         parser.add_argument("-c", "--config", action=ActionConfigFile,
                             help="Path to a configuration file in json or yaml format.")
         return parser
