@@ -75,9 +75,16 @@ class LightningArgumentParser(ArgumentParser):
             self.callback_keys.append(nested_key)
         if subclass_mode:
             return self.add_subclass_arguments(lightning_class, nested_key, fail_untyped=False, required=required)
-        # the Trainer is built by the CLI itself (it adds the callbacks), everything else by the parser
-        return self.add_class_arguments(lightning_class, nested_key, fail_untyped=False,
-                                        instantiate=not issubclass(lightning_class, Trainer), sub_configs=True)
+        if not issubclass(lightning_class, Trainer):
+            return self.add_class_arguments(lightning_class, nested_key, fail_untyped=False, sub_configs=True)
+        # the Trainer is built by the CLI itself (it adds the callbacks): only its arguments are parsed, through
+        # the stand-in with precise types when its __init__ is fastlit's own (see _cli_trainer)
+        if lightning_class.__init__ is Trainer.__init__:
+            from fastlit._cli_trainer import trainer_arguments
+
+            lightning_class = trainer_arguments(lightning_class)
+        return self.add_class_arguments(lightning_class, nested_key, fail_untyped=False, instantiate=False,
+                                        sub_configs=True)
 
     def add_optimizer_args(self, optimizer_class: Union[type[Optimizer], tuple[type[Optimizer], ...]] = (Optimizer,),
                            nested_key: str = "optimizer", link_to: str = "AUTOMATIC") -> None:

@@ -102,6 +102,28 @@ def test_help_lists_trainer_model_and_data_arguments() -> None:
     assert code == 0 and all(name in out for name in ("fit", "validate", "test", "predict"))
 
 
+def test_trainer_built_from_class_path_arguments(tmp_path: Path) -> None:
+    run = cli(["fit", "--trainer.logger=CSVLogger", f"--trainer.logger.save_dir={tmp_path}",
+               "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val_loss",
+               "--trainer.callbacks.patience=7", '--trainer.max_time={"hours": 1}'])
+    assert isinstance(run.trainer.logger, fastlit.loggers.CSVLogger)
+    stopping = [c for c in run.trainer.callbacks if isinstance(c, fastlit.callbacks.EarlyStopping)]
+    assert len(stopping) == 1 and stopping[0].patience == 7
+    assert (tmp_path / "lightning_logs" / "version_0" / "metrics.csv").is_file()
+
+
+def test_trainer_stand_in_has_the_trainers_signature_and_describes_every_argument() -> None:
+    import inspect
+
+    from fastlit._cli_trainer import DESCRIPTIONS, trainer_arguments
+
+    ours = inspect.signature(trainer_arguments(fastlit.Trainer).__init__).parameters
+    trainers = {n: p for n, p in inspect.signature(fastlit.Trainer.__init__).parameters.items()
+                if p.kind != p.VAR_KEYWORD}
+    assert [(n, p.default) for n, p in ours.items()] == [(n, p.default) for n, p in trainers.items()]
+    assert set(DESCRIPTIONS) == set(trainers) - {"self"}  # a new Trainer argument needs its -h line
+
+
 def test_environment_variables_when_enabled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PL_FIT__MODEL__HIDDEN", "13")  # the name Lightning 2.6.6 reads (checked against it)
     args = ["fit", f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false"]

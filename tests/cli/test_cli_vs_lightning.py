@@ -84,6 +84,20 @@ def test_print_config_is_lightnings(tmp_path: Path) -> None:
     assert normalized(fast["out"]) == normalized(lit["out"])
 
 
+def test_trainer_class_path_arguments_are_lightnings(tmp_path: Path) -> None:
+    """Logger/callbacks/profiler as class paths, max_time as a dict, precision from its literal values: the
+    Trainer's arguments are parsed with Lightning's types."""
+    args = ["fit", "--trainer.logger=CSVLogger", f"--trainer.logger.save_dir={tmp_path}", "--trainer.profiler=simple",
+            '--trainer.max_time={"minutes": 5}', "--trainer.precision=bf16-mixed", "--trainer.callbacks+=EarlyStopping",
+            "--trainer.callbacks.monitor=val_loss", "--trainer.strategy=auto", "--print_config"]
+    fast, lit = both(args)
+    assert fast["code"] == lit["code"] == 0
+    assert "class_path: fastlit.loggers.CSVLogger" in fast["out"]
+    assert normalized(fast["out"]) == normalized(lit["out"])
+    fast, lit = both(["fit", "--trainer.precision=17-mixed"])
+    assert fast["code"] == lit["code"] == 2
+
+
 @pytest.mark.parametrize("bad", ["--trainer.max_epochz=1", "--model.hidden=abc", "--data.nope=3"])
 def test_bad_argument_exits_2_with_lightnings_error(bad: str) -> None:
     fast, lit = both(["fit", bad])
