@@ -141,13 +141,9 @@ def short_description(component: object) -> Optional[str]:
         return None
 
 
-def class_path_of(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__name__}"
-
-
 def with_class_path(cls: type, init_args: Optional[Union[Namespace, dict[str, Any]]] = None) -> dict[str, Any]:
     """``{"class_path": ..., "init_args": ...}`` for a group added with one fixed class (its config has no
     class_path of its own)."""
     if isinstance(init_args, Namespace):
         init_args = init_args.as_dict()
-    return {"class_path": class_path_of(cls), "init_args": init_args or {}}
+    return {"class_path": f"{cls.__module__}.{cls.__name__}", "init_args": init_args or {}}

@@ -11,32 +11,27 @@ fastlit's own command line (``fastlit bench``) is ``fastlit._cli``.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
-from functools import partial, update_wrapper
-from pathlib import Path
-from types import MethodType
 from typing import Any, Callable, Optional, TypeVar, Union
 
 import torch
-import yaml
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from fastlit import Callback, LightningDataModule, LightningModule, Trainer, seed_everything
-from fastlit.__about__ import __version__
+# Lightning's module exports these names too (scripts import them from here)
+from fastlit import Callback, LightningDataModule, LightningModule, Trainer, seed_everything  # noqa: F401
 from fastlit.utilities.cloud_io import get_filesystem
-from fastlit.utilities.exceptions import MisconfigurationException
-from fastlit.utilities.imports import RequirementCache  # noqa: F401  (Lightning's module exports these)
+from fastlit.utilities.exceptions import MisconfigurationException  # noqa: F401
+from fastlit.utilities.imports import RequirementCache  # noqa: F401
 from fastlit.utilities.model_helpers import is_overridden
-from fastlit.utilities.rank_zero import rank_zero_warn
+from fastlit.utilities.rank_zero import rank_zero_warn  # noqa: F401
 
 _MISSING_EXTRA = ("LightningCLI needs jsonargparse with its signatures extra (jsonargparse[signatures]>=4.39.0), which "
                   "is not installed: `pip install 'fastlit[cli]'`")
 try:
-    from jsonargparse import ActionConfigFile, ArgumentParser, Namespace, class_from_function
+    from jsonargparse import ArgumentParser, Namespace
 
-    from fastlit._cli_parser import LightningArgumentParser, class_path_of, short_description, with_class_path
+    from fastlit._cli_parser import LightningArgumentParser
 
     _JSONARGPARSE_AVAILABLE = True
 except ImportError as _err:

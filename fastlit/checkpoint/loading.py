@@ -1,6 +1,7 @@
 """``LightningModule.load_from_checkpoint`` / ``LightningDataModule.load_from_checkpoint``."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import IO, Any, Callable, Optional, Union
 
@@ -26,7 +27,7 @@ def load_from_checkpoint(cls: type, checkpoint_path: Union[str, Path, IO], map_l
 
         hparams.update(load_hparams_from_yaml(hparams_file) or {})
     hparams.update(kwargs)
-    obj = _instantiate(cls, hparams, _trusted_instantiator(cls, hparams.pop("_instantiator", None)))
+    obj = _instantiate(cls, hparams, _trusted_instantiator(hparams.pop("_instantiator", None)))
     if is_dm:
         key = cls.__qualname__
         if key in checkpoint:
@@ -59,7 +60,7 @@ _TRUSTED_INSTANTIATORS = ("fastlit.cli.instantiate_module", "lightning.pytorch.c
                           "pytorch_lightning.cli.instantiate_module")
 
 
-def _trusted_instantiator(cls: type, path: Any) -> Optional[Callable[[type, dict[str, Any]], Any]]:
+def _trusted_instantiator(path: Any) -> Optional[Callable[[type, dict[str, Any]], Any]]:
     if path is None:
         return None
     if not isinstance(path, str) or path not in _TRUSTED_INSTANTIATORS:
@@ -91,8 +92,6 @@ def _instantiate(cls: type, hparams: dict[str, Any], instantiator: Optional[Call
 def _imported_subclass(class_path: Any, cls: type) -> bool:
     """Whether ``class_path`` names a subclass of ``cls`` in a module already imported (looks only in
     ``sys.modules``: checking a checkpoint never imports code)."""
-    import sys
-
     if not isinstance(class_path, str) or "." not in class_path:
         return False
     module_name, name = class_path.rsplit(".", 1)
