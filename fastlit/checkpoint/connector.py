@@ -8,12 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import fastlit
+from fastlit.__about__ import LIGHTNING_VERSION
 from fastlit.checkpoint.loading import load_state_dict
 
 if TYPE_CHECKING:
     from fastlit.core.module import LightningModule
-
-LIGHTNING_VERSION = "2.6.6"  # the format version we write (what Lightning's loaders check)
 
 
 def dump_checkpoint(t: Any, weights_only: bool = False) -> dict[str, Any]:

@@ -6,8 +6,10 @@ from typing import IO, Any, Optional, Union
 
 from fastlit.core.hooks import DataHooks
 from fastlit.core.mixins import HyperparametersMixin
+from fastlit.utilities.model_helpers import hook_base
 
 
+@hook_base
 class LightningDataModule(DataHooks, HyperparametersMixin):
     """Groups ``prepare_data``, ``setup(stage)``, ``teardown`` and the ``*_dataloader`` methods.
 
