@@ -140,7 +140,7 @@ class PropertiesMixin:
         self._loop.global_step = value
 
     @property
-    def _epoch_batches_done(self) -> int:  # read by errors.finite_checked; TODO: read trainer._loop there
+    def _epoch_batches_done(self) -> int:  # errors.finite_checked still reads this name (kept for it)
         return self._loop.epoch_batches_done
 
     # ---------------------------------------------------------------- callbacks by kind
