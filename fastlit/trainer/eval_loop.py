@@ -139,7 +139,8 @@ def _run_eval(t: Trainer, key: str, loaders: list[Any], counts: list[Any], fitti
         return _run_eval_stage(t, key, loaders, counts, fitting)
 
 
-def _run_eval_stage(t: Trainer, key: str, loaders: list[Any], counts: list[Any], fitting: bool) -> list[dict[str, float]]:
+def _run_eval_stage(t: Trainer, key: str, loaders: list[Any], counts: list[Any],
+                    fitting: bool) -> list[dict[str, float]]:
     module: LightningModule = t.lightning_module
     hook = _HOOK[key]
     step_fn = getattr(module, _STEP[key])

@@ -26,8 +26,8 @@ from fastlit.utilities.seed import isolate_rng  # noqa: F401
 # Trainer attributes a trial run changes and ``TrialState.restore`` puts back (besides the loop position, which
 # ``trainer._loop`` snapshots as a whole).
 _RUN_ATTRS = (
-    "should_stop", "_results", "_callback_metrics", "_logged_metrics", "_progress_bar_metrics", "sanity_checking", "_fit_start_time",
-    "train_dataloader", "num_training_batches", "val_check_batch", "val_dataloaders", "_val_loaders",
+    "should_stop", "_results", "_callback_metrics", "_logged_metrics", "_progress_bar_metrics", "sanity_checking",
+    "_fit_start_time", "train_dataloader", "num_training_batches", "val_check_batch", "val_dataloaders", "_val_loaders",
     "num_val_batches", "num_sanity_val_batches", "test_dataloaders", "num_test_batches", "predict_dataloaders",
     "num_predict_batches", "_eval_verbose", "_return_predictions", "optimizers", "lr_scheduler_configs",
     "_lightning_optimizers", "max_steps", "limit_train_batches", "limit_val_batches", "limit_test_batches",
