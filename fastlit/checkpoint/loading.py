@@ -91,7 +91,7 @@ def _trusted_instantiator(path: Any) -> Optional[Callable[[type, dict[str, Any]]
     if not isinstance(path, str) or path not in _TRUSTED_INSTANTIATORS:
         raise ValueError(f"The instantiator {path!r} from the checkpoint is not in the allowlist of trusted "
                          f"instantiators {_TRUSTED_INSTANTIATORS} and was blocked to prevent arbitrary code execution.")
-    from fastlit.cli import instantiate_module
+    from fastlit._cli_support import instantiate_module
 
     return instantiate_module
 
