@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import torch
 from torch import Tensor
@@ -14,7 +14,8 @@ from torch import Tensor
 from fastlit.checkpoint import connector as ckpt_connector
 from fastlit.core.module import LightningModule
 from fastlit.trainer import data as data_mod
-from fastlit.trainer import errors, eval_loop, legacy
+from fastlit.trainer import eval_loop, legacy
+from fastlit.trainer.failures import finite_checked
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.profiling import ProfiledIterator, instrument
 from fastlit.trainer.states import RunningStage
@@ -24,11 +25,14 @@ from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import WarningCache, rank_zero_info
 from fastlit.utilities.signature_utils import step_takes_batch_idx
 
+if TYPE_CHECKING:
+    from fastlit.trainer.trainer import Trainer
+
 _END = object()
 _warnings = WarningCache()
 
 
-def run(t: Any, train_given: Any, val_given: Any) -> None:
+def run(t: "Trainer", train_given: Any, val_given: Any) -> None:
     """``trainer.fit``'s loop: sanity check, then epochs until a stop condition."""
     module = t.lightning_module
     t._val_given, t._val_ready = val_given, False
@@ -68,7 +72,7 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
     t._results = None
 
 
-def _done(t: Any) -> bool:
+def _done(t: "Trainer") -> bool:
     if t.max_steps != -1 and t.global_step >= t.max_steps:
         rank_zero_info(f"`Trainer.fit` stopped: `max_steps={t.max_steps}` reached.")
         return True
@@ -81,7 +85,7 @@ def _done(t: Any) -> bool:
     return False
 
 
-def _can_stop(t: Any) -> bool:
+def _can_stop(t: "Trainer") -> bool:
     if t._stop_signal is not None:  # a signal stops now, whatever min_epochs/min_steps say
         return True
     min_epochs_ok = t.min_epochs is None or t.current_epoch >= t.min_epochs
@@ -89,7 +93,7 @@ def _can_stop(t: Any) -> bool:
     return min_epochs_ok and min_steps_ok
 
 
-def _setup_train_data(t: Any, given: Any) -> None:
+def _setup_train_data(t: "Trainer", given: Any) -> None:
     loader = data_mod.resolve("train", given, t.datamodule, t.lightning_module)
     data_mod.check_is_loader(loader, "train")
     if t.overfit_batches:
@@ -108,7 +112,7 @@ def _setup_train_data(t: Any, given: Any) -> None:
             "want to see logs for the training epoch.")
 
 
-def _batch_transfer(t: Any) -> Optional[Any]:
+def _batch_transfer(t: "Trainer") -> Optional[Any]:
     """A function moving a batch to the device through user hooks, or None when the plain move is enough."""
     module, dm = t.lightning_module, t.datamodule
     names = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
@@ -137,26 +141,43 @@ def _batch_transfer(t: Any) -> Optional[Any]:
 class _Closure:
     """``optimizer_closure`` for users who override ``optimizer_step`` (or optimizers that re-evaluate)."""
 
-    def __init__(self, t: Any, with_idx: bool) -> None:
+    def __init__(self, t: "Trainer", with_idx: bool, train_step: Callable, module_zero_grad: bool) -> None:
         self.t = t
         self.with_idx = with_idx  # whether training_step takes batch_idx (decided at fit start)
+        self.train_step = train_step
+        self.module_zero_grad = module_zero_grad
         self.batch: Any = None
         self.batch_idx = 0
         self.zero_grad = False
         self.output: Any = None
 
+    def run(self, batch: Any, batch_idx: int, step_now: bool, fence: Optional[Callable]) -> Any:
+        """One training step of the closure route: ``module.optimizer_step`` on a stepping batch (the user's
+        override calls the closure through ``optimizer.step``), the closure alone otherwise."""
+        t = self.t
+        self.batch, self.batch_idx, self.zero_grad = batch, batch_idx, batch_idx % t.accumulate_grad_batches == 0
+        if step_now:
+            if fence is not None:
+                fence()
+            module = t.lightning_module
+            module._current_fx_name = "optimizer_step"
+            module.optimizer_step(t.current_epoch, batch_idx, t._lightning_optimizers[0], self)
+            module._current_fx_name = "training_step"
+            t.global_step += 1  # like Lightning: counted once the hook returns, whatever it did
+        else:
+            self()
+        return self.output
+
     def __call__(self) -> Optional[Tensor]:
-        t, module = self.t, self.t.lightning_module
-        step = t._ddp_model if t._ddp_model is not None else module.training_step
-        step = legacy.with_step_end(step, getattr(module, "training_step_end", None))
+        t = self.t
         with t.precision_plugin.autocast():
-            out = step(self.batch, self.batch_idx) if self.with_idx else step(self.batch)
+            out = self.train_step(self.batch, self.batch_idx) if self.with_idx else self.train_step(self.batch)
         loss = _loss_of(out)
         self.output = out
         if self.zero_grad:
-            _zero_grad(t, t.optimizers[0], self.batch_idx)
+            _zero_grad(t, t.optimizers[0], self.batch_idx, self.module_zero_grad)
         if loss is not None:
-            t._backward(loss / t.accumulate_grad_batches if t.accumulate_grad_batches > 1 else loss)
+            t.precision_plugin.backward(loss / t.accumulate_grad_batches if t.accumulate_grad_batches > 1 else loss)
         return loss
 
 
@@ -176,79 +197,62 @@ def _loss_of(out: Any) -> Optional[Tensor]:
         f"skipped); it returned {type(out).__name__}.")
 
 
-def _zero_grad(t: Any, optimizer: torch.optim.Optimizer, batch_idx: int) -> None:
+def _zero_grad(t: "Trainer", optimizer: torch.optim.Optimizer, batch_idx: int, custom: bool) -> None:
     t._call("on_before_zero_grad", optimizer)
-    module = t.lightning_module
-    if t._module_zero_grad:
-        module.optimizer_zero_grad(t.current_epoch, batch_idx, optimizer)
+    if custom:
+        t.lightning_module.optimizer_zero_grad(t.current_epoch, batch_idx, optimizer)
     else:
         optimizer.zero_grad(set_to_none=True)
 
 
-def _after_backward_step(t: Any, optimizer: torch.optim.Optimizer) -> None:
-    """Unscale, ``on_before_optimizer_step``, clip: what runs between the last backward and ``step``."""
-    scaler = t.precision_plugin.scaler
-    # Like Lightning: optimizers that unscale inside their step (fastlit's fused ones) are not unscaled here
-    if scaler is not None and not getattr(optimizer, "_step_supports_amp_scaling", False):
-        scaler.unscale_(optimizer)
-    t._after_closure(optimizer)
+class _EpochPlan:
+    """What a training epoch decides before its first batch, so that the step loop only tests local flags.
+
+    Plain case (32-bit, no hook overridden, no clipping): ``plain_backward``/``plain_step`` are True and the loop
+    calls ``loss.backward()``/``optimizer.step()`` itself; otherwise it goes through the precision plugin.
+    """
+
+    def __init__(self, t: "Trainer") -> None:
+        module = t.lightning_module
+        hooks, precision = t._hooks, t.precision_plugin
+        self.device = t.strategy.root_device
+        self.transfer = _batch_transfer(t)
+        self.automatic = automatic = module.automatic_optimization
+        self.optimizer = optimizer = t.optimizers[0] if t.optimizers else None
+        self.accum = t.accumulate_grad_batches
+        self.mixed = precision.autocast if precision._autocast_dtype is not None else None
+        module_zero_grad = is_overridden("optimizer_zero_grad", module, LightningModule)
+        self.with_idx = t._train_step_idx
+        train_step = t._ddp_model if t._ddp_model is not None else module.training_step  # DDP syncs in forward
+        train_step = legacy.with_step_end(train_step, legacy.legacy_hook(module, "training_step_end"))
+        closure_path = automatic and optimizer is not None and (
+            is_overridden("optimizer_step", module, LightningModule) or isinstance(optimizer, torch.optim.LBFGS))
+        self.closure = _Closure(t, self.with_idx, train_step, module_zero_grad) if closure_path else None
+        if t._detect_anomaly:  # opt-in: the finiteness check reads the loss, a host sync per step
+            train_step = finite_checked(t, train_step)
+        self.train_step = train_step
+        t._epoch_outputs = [] if legacy.legacy_hook(module, "training_epoch_end") is not None else None
+        self.h_batch_start = bool(hooks["on_train_batch_start"])
+        self.h_batch_end = bool(hooks["on_train_batch_end"]) or t._epoch_outputs is not None
+        self.h_zero_grad = module_zero_grad or bool(hooks["on_before_zero_grad"])
+        self.module_zero_grad = module_zero_grad
+        self.plain_backward = not precision.needs_backward(hooks)
+        self.plain_step = not precision.needs_step(hooks)
+        self.step_scheds = [c for c in t.lr_scheduler_configs if c.interval == "step"]
+        self.epoch_scheds = [c for c in t.lr_scheduler_configs if c.interval == "epoch" and not c.reduce_on_plateau]
+        self.val_check = t.enable_validation and (t.check_val_every_n_epoch is None or
+                                                  (t.current_epoch + 1) % t.check_val_every_n_epoch == 0)
+        self.prof = t.profiler if t._profiling else None
+        # a deferred checkpoint copy must finish before the step writes to what it copies
+        self.fence = t._checkpoint_connector.fence
+        self.vote = t._stop_vote  # DDP with signal handlers: the ranks agree on a stop after each batch
 
 
-def _train_epoch(t: Any) -> None:
-    module: LightningModule = t.lightning_module
-    hooks = t._hooks
-    results: Results = t._results
-    loader = t.train_dataloader
-    limit = t.num_training_batches
-    epoch = t.current_epoch
-    _set_sampler_epoch(loader, epoch)
-    t._call("on_train_epoch_start")
-
-    # ---- decided once per epoch, not per batch
-    device = t.strategy.root_device
-    transfer = _batch_transfer(t)
-    automatic = module.automatic_optimization
-    optimizer = t.optimizers[0] if t.optimizers else None
-    lopt = t._lightning_optimizers[0] if t._lightning_optimizers else None
-    accum = t.accumulate_grad_batches
-    scaler = t.precision_plugin.scaler
-    mixed = t.precision_plugin.autocast if t.precision_plugin._autocast_dtype is not None else None
-    t._module_backward = is_overridden("backward", module, LightningModule)
-    t._module_zero_grad = is_overridden("optimizer_zero_grad", module, LightningModule)
-    t._clip_hook = is_overridden("configure_gradient_clipping", module, LightningModule) or (
-        bool(t.gradient_clip_val) and not t._clip_in_step)
-    closure_path = automatic and optimizer is not None and (
-        is_overridden("optimizer_step", module, LightningModule) or isinstance(optimizer, torch.optim.LBFGS))
-    with_idx = t._train_step_idx
-    closure = _Closure(t, with_idx) if closure_path else None
-    train_step = t._ddp_model if t._ddp_model is not None else module.training_step  # DDP syncs through forward
-    train_step = legacy.with_step_end(train_step, legacy.legacy_hook(module, "training_step_end"))
-    if t._detect_anomaly:  # opt-in: the finiteness check reads the loss, a host sync per step
-        from fastlit.trainer.errors import finite_checked
-
-        train_step = finite_checked(t, train_step)
-    t._epoch_outputs = [] if legacy.legacy_hook(module, "training_epoch_end") is not None else None
-    plain_step = not closure_path and scaler is None
-    h_batch_start = hooks["on_train_batch_start"]
-    h_batch_end = hooks["on_train_batch_end"] or t._epoch_outputs is not None
-    h_zero_grad = hooks["on_before_zero_grad"] or t._module_zero_grad
-    h_backward = hooks["on_before_backward"] or hooks["on_after_backward"] or t._module_backward
-    h_pre_step = hooks["on_before_optimizer_step"] or t._clip_hook
-    step_scheds = [c for c in t.lr_scheduler_configs if c.interval == "step"]
-    epoch_scheds = [c for c in t.lr_scheduler_configs if c.interval == "epoch" and not c.reduce_on_plateau]
-    log_every = t.log_every_n_steps
-    fast_dev_run = bool(t.fast_dev_run)
-    val_check = t.enable_validation and (t.check_val_every_n_epoch is None or
-                                         (epoch + 1) % t.check_val_every_n_epoch == 0)
-    val_every = t.val_check_batch
-    max_steps = t.max_steps
-    prof = t.profiler if t._profiling else None
-    fence = t._ckpt_fence  # a deferred checkpoint copy must finish before the step writes to what it copies
-    vote = t._stop_vote  # DDP with signal handlers: the ranks agree on a stop after each batch
+def _start_batches(t: "Trainer", plan: _EpochPlan, loader: Any, limit: Any) -> tuple[Any, Any, int]:
+    """``(iterator, first batch to train, index before it)``: the epoch's iterator, fast-forwarded past the
+    batches a mid-epoch checkpoint already trained."""
     skip = t._resume_skip_batches
     t._resume_skip_batches = 0
-    module._current_fx_name = "training_step"
-
     # the epoch's shuffle order comes from the torch RNG at iter(): keep that state so a mid-epoch checkpoint can
     # replay the same order on resume (then the RNG continues from where the checkpoint left it)
     resume_rng = t._resume_rng if skip else None
@@ -257,18 +261,40 @@ def _train_epoch(t: Any) -> None:
         torch.set_rng_state(resume_rng["epoch_torch_rng"])
     t._epoch_rng = torch.get_rng_state()
     it = iter(loader)
-    if prof is not None:  # see profiling.py: wrappers instead of per-step `if profiling` checks
-        it = ProfiledIterator(it, prof, "[_TrainingEpochLoop].train_dataloader_next")
-        h_backward = True  # through trainer._backward, which profiles it
+    if plan.prof is not None:  # see profiling.py: wrappers instead of per-step `if profiling` checks
+        it = ProfiledIterator(it, plan.prof, "[_TrainingEpochLoop].train_dataloader_next")
     batch = next(it, _END) if limit > 0 else _END
     batch_idx = -1
+    while batch is not _END and batch_idx + 1 < skip:  # resuming mid-epoch: trained before the checkpoint
+        batch_idx += 1
+        batch = next(it, _END) if batch_idx + 1 < limit else _END
+        if batch_idx + 1 == skip and resume_rng is not None:
+            ckpt_connector.restore_rng(resume_rng)
+    return it, batch, batch_idx
+
+
+def _train_epoch(t: "Trainer") -> None:
+    """One training epoch: set-up once (``_EpochPlan``), then the step loop, which reads top to bottom."""
+    module, results, epoch = t.lightning_module, t._results, t.current_epoch
+    # the loader and its length as the epoch starts: an on_train_epoch_start hook that replaces the loader (the
+    # batch-size finder at a milestone) takes effect from the next epoch
+    loader, limit = t.train_dataloader, t.num_training_batches
+    _set_sampler_epoch(loader, epoch)
+    t._call("on_train_epoch_start")
+    p = _EpochPlan(t)
+    module._current_fx_name = "training_step"
+    it, batch, batch_idx = _start_batches(t, p, loader, limit)
+    # the plan as locals: the loop below reads these on every step
+    device, transfer, train_step, with_idx, mixed = p.device, p.transfer, p.train_step, p.with_idx, p.mixed
+    automatic, optimizer, accum, closure, fence = p.automatic, p.optimizer, p.accum, p.closure, p.fence
+    plain_backward, backward = p.plain_backward, t.precision_plugin.backward
+    plain_step, step = p.plain_step, t.precision_plugin.step
+    h_batch_start, h_batch_end, h_zero_grad = p.h_batch_start, p.h_batch_end, p.h_zero_grad
+    step_scheds, epoch_scheds, prof, vote = p.step_scheds, p.epoch_scheds, p.prof, p.vote
+    log_every, fast_dev_run, max_steps = t.log_every_n_steps, bool(t.fast_dev_run), t.max_steps
+    val_check, val_every = p.val_check, t.val_check_batch
     while batch is not _END:
         batch_idx += 1
-        if batch_idx < skip:  # resuming mid-epoch: these batches were trained before the checkpoint
-            batch = next(it, _END) if batch_idx + 1 < limit else _END
-            if batch_idx + 1 == skip and resume_rng is not None:
-                ckpt_connector.restore_rng(resume_rng)
-            continue
         # 1. fetch ahead so we know whether this is the last batch, and move this one to the device
         nxt = next(it, _END) if batch_idx + 1 < limit else _END
         is_last = nxt is _END
@@ -282,60 +308,38 @@ def _train_epoch(t: Any) -> None:
         if prof is not None:
             prof.start("run_training_batch")
         step_now = automatic and ((batch_idx + 1) % accum == 0 or is_last)
-        if not automatic:
-            if fence is not None:  # manual optimization: the step may call optimizer.step() anywhere
+        if closure is not None:  # a user's optimizer_step (or LBFGS) runs the step through the closure
+            out = closure.run(batch, batch_idx, step_now, fence)
+        else:
+            if fence is not None and not automatic:  # manual optimization: optimizer.step() may come anywhere
                 fence()
             if mixed is None:
                 out = train_step(batch, batch_idx) if with_idx else train_step(batch)
             else:
                 with mixed():
                     out = train_step(batch, batch_idx) if with_idx else train_step(batch)
-        elif closure is not None:
-            closure.batch, closure.batch_idx, closure.zero_grad = batch, batch_idx, batch_idx % accum == 0
-            if step_now:
-                if fence is not None:
-                    fence()
-                module._current_fx_name = "optimizer_step"
-                module.optimizer_step(epoch, batch_idx, lopt, closure)
-                module._current_fx_name = "training_step"
-                t.global_step += 1  # like Lightning: counted once the hook returns, whatever it did
-            else:
-                closure()
-            out = closure.output
-        else:
-            if mixed is None:
-                out = train_step(batch, batch_idx) if with_idx else train_step(batch)
-            else:
-                with mixed():
-                    out = train_step(batch, batch_idx) if with_idx else train_step(batch)
-            loss = out if type(out) is Tensor else _loss_of(out)
-            if batch_idx % accum == 0:
-                if h_zero_grad:
-                    _zero_grad(t, optimizer, batch_idx)
-                else:
-                    optimizer.zero_grad(set_to_none=True)
-            if loss is not None:
-                if accum > 1:
-                    loss = loss / accum
-                if h_backward or scaler is not None:
-                    t._backward(loss)
-                else:
-                    loss.backward()
-            if step_now:
-                if fence is not None:
-                    fence()
-                if plain_step and not h_pre_step:
-                    optimizer.step()
-                else:
-                    if h_pre_step or scaler is not None:
-                        _after_backward_step(t, optimizer)
-                    if scaler is not None:
-                        scaler.step(optimizer)
-                        errors.note_scaler_step(t, scaler, optimizer)  # counts steps skipped for inf/NaN
-                        scaler.update()
+            if automatic:
+                loss = out if type(out) is Tensor else _loss_of(out)
+                if batch_idx % accum == 0:
+                    if h_zero_grad:
+                        _zero_grad(t, optimizer, batch_idx, p.module_zero_grad)
                     else:
+                        optimizer.zero_grad(set_to_none=True)
+                if loss is not None:
+                    if accum > 1:
+                        loss = loss / accum
+                    if plain_backward:
+                        loss.backward()
+                    else:
+                        backward(loss)  # scale, backward hooks, module.backward (precision.py)
+                if step_now:
+                    if fence is not None:
+                        fence()
+                    if plain_step:
                         optimizer.step()
-                t.global_step += 1
+                    else:
+                        step(optimizer)  # unscale, on_before_optimizer_step, clip, step, scaler (precision.py)
+                    t.global_step += 1
         if prof is not None:
             prof.stop("run_training_batch")
         # 3. schedulers, batch-end hooks, logging, validation
@@ -367,7 +371,7 @@ def _train_epoch(t: Any) -> None:
     module._current_fx_name = None
 
 
-def _should_validate(t: Any, batch_idx: int, is_last: bool, val_every: Any) -> bool:
+def _should_validate(t: "Trainer", batch_idx: int, is_last: bool, val_every: Any) -> bool:
     """Lightning's rule: every ``val_check_batch`` batches (not necessarily the last one), on the last batch
     of an epoch of unknown length, or when the run is about to stop."""
     if val_every == float("inf"):
@@ -378,7 +382,7 @@ def _should_validate(t: Any, batch_idx: int, is_last: bool, val_every: Any) -> b
     return (current + 1) % val_every == 0
 
 
-def _batch_start(t: Any, module: LightningModule, batch: Any, batch_idx: int) -> Any:
+def _batch_start(t: "Trainer", module: LightningModule, batch: Any, batch_idx: int) -> Any:
     response = None
     module._current_fx_name = "on_train_batch_start"
     for fn in t._hooks["on_train_batch_start"]:
@@ -389,7 +393,7 @@ def _batch_start(t: Any, module: LightningModule, batch: Any, batch_idx: int) ->
     return response
 
 
-def _batch_end(t: Any, module: LightningModule, out: Any, batch: Any, batch_idx: int) -> None:
+def _batch_end(t: "Trainer", module: LightningModule, out: Any, batch: Any, batch_idx: int) -> None:
     # Lightning hands over the loss as used for backward: divided by accumulate_grad_batches (automatic opt.)
     norm = t.accumulate_grad_batches if module.automatic_optimization else 1
     if isinstance(out, Tensor):
@@ -409,7 +413,7 @@ def _batch_end(t: Any, module: LightningModule, out: Any, batch: Any, batch_idx:
     module._current_fx_name = "training_step"
 
 
-def _step_schedulers(t: Any, configs: list, idx: int) -> None:
+def _step_schedulers(t: "Trainer", configs: list, idx: int) -> None:
     module = t.lightning_module
     custom = is_overridden("lr_scheduler_step", module, LightningModule)
     for cfg in configs:
@@ -435,7 +439,7 @@ def _step_schedulers(t: Any, configs: list, idx: int) -> None:
             cfg.scheduler.step(metric)
 
 
-def _epoch_end(t: Any) -> None:
+def _epoch_end(t: "Trainer") -> None:
     results: Results = t._results
     t._refresh_step_metrics()  # the last step's values stay visible after the epoch, as in Lightning
     t._epoch_end_phase = True

@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 
 class PropertiesMixin:
-    """Part of ``Trainer``: its properties, and the callback/logged/progress-bar metric dicts."""
+    """Part of ``Trainer``: its properties, and the callback/logged/progress-bar metric dicts.
+
+    A mixin rather than a composed part because it owns no state: every property reads (or, for Lightning's
+    settable names, writes through to) state the Trainer or one of its parts owns.
+    """
 
     # ---------------------------------------------------------------- loggers and model
     @property
@@ -159,7 +163,7 @@ class PropertiesMixin:
     @property
     def skipped_steps(self) -> int:
         """Optimizer steps the fp16 loss scaler skipped because gradients had inf/NaN (0 without a scaler)."""
-        return int(self._skipped_dev.item()) if self._skipped_dev is not None else 0
+        return self.precision_plugin.skipped_steps
 
     @property
     def estimated_stepping_batches(self) -> Union[int, float]:

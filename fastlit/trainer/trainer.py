@@ -1,8 +1,11 @@
 """``Trainer``: Lightning 2.x's arguments and entry points, and the run they share (set-up, loop, teardown).
 
-The rest of the class comes from mixins: properties.py (read-only views, metric dicts), checkpointing.py
-(checkpoint I/O, save/restore), configuration.py (loggers, callbacks, hook table), failures.py (the exception
-path) and optimization.py (optimizer steps). The loops live in fit_loop.py and eval_loop.py.
+The Trainer is composed of parts that own their state: ``precision_plugin`` (precision.py: autocast, the loss
+scaler, and the optimizer-step seam: backward, optimizer step, clipping), ``_hooks`` (hooks.py: the hook table,
+resolved once per run) and ``_checkpoint_connector`` (checkpointing.py: checkpoint I/O, save/restore, the async
+staging fence). Set-up functions build the rest: configuration.py (loggers, callbacks), optimizers.py
+(configure_optimizers, fused swap); failures.py is the exception path. PropertiesMixin (properties.py) adds
+read-only views only. The loops live in fit_loop.py and eval_loop.py.
 """
 from __future__ import annotations
 
@@ -18,13 +21,12 @@ from fastlit.core.module import LightningModule
 from fastlit.core.optimizer import LightningOptimizer
 from fastlit.strategies.select import select_strategy
 from fastlit.trainer import data as data_mod
-from fastlit.trainer import legacy
-from fastlit.trainer.checkpointing import CheckpointingMixin
-from fastlit.trainer.configuration import ConfigurationMixin
-from fastlit.trainer.failures import FailureMixin
+from fastlit.trainer import configuration, legacy
+from fastlit.trainer.checkpointing import CheckpointConnector
+from fastlit.trainer.failures import run_guarded
+from fastlit.trainer.hooks import HookTable
 from fastlit.trainer.metrics import Results
-from fastlit.trainer.optimization import OptimizationMixin
-from fastlit.trainer.optimizers import LRSchedulerConfig
+from fastlit.trainer.optimizers import LRSchedulerConfig, setup_optimizers
 from fastlit.trainer.precision import Precision as _Precision, normalize
 from fastlit.trainer.properties import PropertiesMixin, _LoopView
 from fastlit.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
@@ -34,7 +36,7 @@ from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 
-class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMixin, OptimizationMixin):
+class Trainer(PropertiesMixin):
     """Runs training, validation, testing and prediction for a ``LightningModule``.
 
     Args: Lightning 2.x's ``Trainer`` arguments with the same defaults, plus ``fused_optimizer`` (swap
@@ -109,7 +111,6 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         self.should_stop = False
         self._stop_signal: Optional[int] = None  # set by fastlit.trainer.signals during fit
         self._stop_vote: Optional[Any] = None  # DDP: signals.StopVote during fit
-        self._skipped_dev: Optional[torch.Tensor] = None  # fp16 steps the loss scaler skipped (on the device)
         self.sanity_checking = False
         self._ckpt_path: Optional[str] = None
         self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
@@ -236,12 +237,15 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
             torch.backends.cudnn.benchmark = benchmark
 
         # ---- plugins, loggers, callbacks, profiler
-        self._configure_checkpoint_io(plugins, async_checkpoint)  # checkpointing.py
+        self._checkpoint_connector = CheckpointConnector(self, plugins, async_checkpoint)
         self.enable_progress_bar = True if enable_progress_bar is None else enable_progress_bar
         self.enable_model_summary = True if enable_model_summary is None else enable_model_summary
         self.enable_checkpointing = True if enable_checkpointing is None else enable_checkpointing
-        self._configure_loggers(logger if not n_dev else (False if logger is False else "dummy"))
-        self.callbacks: list[Callback] = self._configure_callbacks(callbacks)
+        self.loggers = configuration.configure_loggers(logger if not n_dev else (False if logger is False else "dummy"),
+                                                       self.default_root_dir)
+        self.callbacks: list[Callback] = configuration.configure_callbacks(
+            callbacks, checkpointing=self.enable_checkpointing, model_summary=self.enable_model_summary,
+            progress_bar=self.enable_progress_bar, max_time=self.max_time)
         from fastlit.profilers import resolve as resolve_profiler
 
         self.profiler = resolve_profiler(profiler)
@@ -274,7 +278,7 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         self._resuming = False
         self._total_batches_done = 0
         self._epoch_end_phase = False
-        self._module_backward = self._module_zero_grad = self._clip_hook = self._clip_in_step = False
+        self._module_zero_grad = False
         self._fit_start_time = 0.0
         self._eval_verbose = True
         self._return_predictions = True
@@ -287,7 +291,8 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         self._callback_metrics: dict[str, Any] = {}
         self._logged_metrics: dict[str, Any] = {}
         self._progress_bar_metrics: dict[str, Any] = {}
-        self._hooks: dict[str, tuple] = {}
+        self._hooks = HookTable()
+        self._call = self._hooks.call  # an attribute, not a method: one call frame per hook dispatch, as before
         self._eval_log_step = 0
         self.fit_loop = _LoopView(self)
 
@@ -317,8 +322,8 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         self.state.stage = RunningStage.TRAINING
         ckpt_path = ckpt_path if ckpt_path is not None else self._legacy_ckpt_path
         self._train_given = train_dataloaders  # estimated_stepping_batches may be read before the loop starts
-        self._guarded(self._run, model, datamodule, {"train": train_dataloaders, "val": val_dataloaders},
-                      ckpt_path, weights_only)
+        run_guarded(self, self._run, model, datamodule, {"train": train_dataloaders, "val": val_dataloaders},
+                    ckpt_path, weights_only)
 
     def validate(self, model: Optional[LightningModule] = None, dataloaders: Any = None,
                  ckpt_path: Optional[str] = None, verbose: bool = True, datamodule: Optional[LightningDataModule] = None,
@@ -364,7 +369,7 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         self.state.status = TrainerStatus.RUNNING
         self.state.stage = stage
         self._eval_verbose = verbose
-        return self._guarded(self._run, model, datamodule, {key: dataloaders}, ckpt_path, weights_only)
+        return run_guarded(self, self._run, model, datamodule, {key: dataloaders}, ckpt_path, weights_only)
 
     # ================================================================== the run
     def _run(self, model: LightningModule, datamodule: Optional[LightningDataModule], loaders: dict[str, Any],
@@ -390,9 +395,9 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
                 raise MisconfigurationException(
                     "Automatic gradient clipping is not supported for manual optimization. Remove "
                     "`Trainer(gradient_clip_val=...)` or switch to automatic optimization.")
-        self._attach_model_callbacks(model)
+        self.callbacks = configuration.with_model_callbacks(self.callbacks, model)
         self._build_hooks()
-        ckpt_path = self._select_ckpt_path(ckpt_path)
+        ckpt_path = self._checkpoint_connector.select_path(ckpt_path)
         self._ckpt_path = ckpt_path
 
         self.profiler._lightning_module = model
@@ -412,13 +417,16 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         model.configure_model()
         model._current_fx_name = None
 
-        checkpoint = self._restore_module_and_callbacks(ckpt_path, weights_only)
+        checkpoint = self._checkpoint_connector.restore_module_and_callbacks(ckpt_path, weights_only)
         self._callback_metrics, self._logged_metrics, self._progress_bar_metrics = {}, {}, {}
 
         model.to(self.strategy.root_device)
         self.precision_plugin.convert_module(model)
         if fn == TrainerFn.FITTING:
-            self._setup_optimizers(model)
+            self.optimizers, self.lr_scheduler_configs, self._lightning_optimizers = setup_optimizers(
+                model, self.fused_optimizer, self)
+            self.precision_plugin.connect(model, self._hooks, self.optimizers, self.gradient_clip_val,
+                                          self.gradient_clip_algorithm, self.profiler if self._profiling else None)
             if self.world_size > 1 and self.sync_batchnorm:  # before wrapping, as Lightning does
                 model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
             self._ddp_model = self.strategy.wrap(model) if self.world_size > 1 else None
@@ -437,9 +445,9 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
             if fn == TrainerFn.FITTING:
                 with torch.autograd.set_detect_anomaly(self._detect_anomaly), signals.SignalGuard(self):
                     fit_loop.run(self, loaders.get("train"), loaders.get("val"))
-                if self._stop_signal is not None:  # SIGTERM/Ctrl-C: checkpoint, then exit through _guarded
+                if self._stop_signal is not None:  # SIGTERM/Ctrl-C: checkpoint, then exit through run_guarded
                     signals.finish(self)
-                if self._skipped_dev is not None and self.skipped_steps:
+                if self.skipped_steps:
                     rank_zero_info(f"{self.skipped_steps} optimizer steps were skipped by the fp16 loss scaler "
                                    "(inf/NaN gradients); see `trainer.skipped_steps`.")
                 results = None
@@ -449,7 +457,7 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
                 key = "val" if fn == TrainerFn.VALIDATING else "test"
                 results = eval_loop.run_entry(self, key, loaders.get(key))
         finally:
-            self._checkpoint_io.teardown()
+            self._checkpoint_connector.teardown()
         for lg in self.loggers:
             lg.finalize("success")
         self.profiler.describe()
@@ -465,6 +473,38 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         self.state.status = TrainerStatus.FINISHED
         self.state.stage = None
         return results
+
+    # ================================================================== parts: hooks, checkpoints
+    def _build_hooks(self) -> None:
+        """Resolve the hook table for this run (and again around the Tuner's trial runs)."""
+        fence, poll = self._checkpoint_connector.start_run()
+        self._hooks.build(self.callbacks, self.lightning_module, self, self.profiler if self._profiling else None,
+                          fence, poll)
+
+    def _call_all_callbacks(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """Call ``name`` on every callback (for hooks outside the per-run table: setup, teardown, ...)."""
+        for cb in self.callbacks:
+            getattr(cb, name)(self, self.lightning_module, *args, **kwargs)
+
+    @property
+    def _checkpoint_io(self) -> Any:
+        """The ``CheckpointIO`` that writes this Trainer's checkpoints (owned by the checkpoint connector)."""
+        return self._checkpoint_connector.io
+
+    @_checkpoint_io.setter
+    def _checkpoint_io(self, io: Any) -> None:
+        self._checkpoint_connector.io = io
+
+    def save_checkpoint(self, filepath: Union[str, os.PathLike], weights_only: bool = False,
+                        storage_options: Optional[Any] = None) -> None:
+        """Write a Lightning-format checkpoint of the current state to ``filepath`` (durably)."""
+        self._checkpoint_connector.save(filepath, weights_only, storage_options)
+
+    def _save_checkpoint(self, filepath: Union[str, os.PathLike], weights_only: bool = False,
+                         storage_options: Optional[Any] = None, deferred: bool = False) -> None:
+        """``save_checkpoint`` for ModelCheckpoint: ``deferred`` lets AsyncCheckpointIO copy the parameters and
+        optimizer state after it returns (see ``CheckpointConnector.save``)."""
+        self._checkpoint_connector.save(filepath, weights_only, storage_options, deferred)
 
     # ================================================================== misc
     def tune(self, model: LightningModule, *args: Any, **kwargs: Any) -> dict[str, Any]:
