@@ -210,9 +210,11 @@ class Precision:
         count -> scaler update (the automatic loop's route; ``optimizer_step`` ends here too).
 
         Optimizers that unscale inside their step (fastlit's fused ones) are not unscaled here, as in Lightning;
-        ``clip_gradients`` unscales them when it has to."""
+        ``clip_gradients`` unscales them when it has to, and what it already unscaled (manual optimization:
+        ``self.clip_gradients(opt, ...)`` before ``opt.step()``) is not unscaled twice."""
         scaler = self.scaler
-        if scaler is not None and not skip and not getattr(optimizer, "_step_supports_amp_scaling", False):
+        if scaler is not None and not skip and not getattr(optimizer, "_step_supports_amp_scaling", False) \
+                and not _already_unscaled(scaler, optimizer):
             scaler.unscale_(optimizer)
         self._before_step(optimizer)
         if skip:
