@@ -109,24 +109,25 @@ def check_module(model: Any, fn: str) -> LightningModule:
     return model
 
 
+def missing_method(name: str, fix: str = "") -> MisconfigurationException:
+    """Lightning's error for a module without one of the three methods a fit needs."""
+    return MisconfigurationException(
+        f"No `{name}()` method defined. Lightning `Trainer` expects as minimum a `training_step()`, "
+        f"`train_dataloader()` and `configure_optimizers()` to be defined.{fix}")
+
+
 def verify_fit_config(model: LightningModule, datamodule: Any, train_loader: Any, val_loader: Any = None) -> None:
     """What a fit needs (training_step, a train loader, configure_optimizers); Lightning's warnings for half a
     validation set-up."""
     if not is_overridden("training_step", model, LightningModule):
-        raise MisconfigurationException(
-            "No `training_step()` method defined. Lightning `Trainer` expects as minimum a `training_step()`, "
-            "`train_dataloader()` and `configure_optimizers()` to be defined.")
+        raise missing_method("training_step")
     has_loader = train_loader is not None or data_mod._source_has(datamodule, "train_dataloader") or \
         data_mod._source_has(model, "train_dataloader")
     if not has_loader:
-        raise MisconfigurationException(
-            "No `train_dataloader()` method defined. Lightning `Trainer` expects as minimum a `training_step()`, "
-            "`train_dataloader()` and `configure_optimizers()` to be defined. Pass `trainer.fit(model, "
-            "train_dataloaders=...)` or define `train_dataloader` in your module/datamodule.")
+        raise missing_method("train_dataloader", " Pass `trainer.fit(model, train_dataloaders=...)` or define "
+                                                 "`train_dataloader` in your module/datamodule.")
     if not is_overridden("configure_optimizers", model, LightningModule):
-        raise MisconfigurationException(
-            "No `configure_optimizers()` method defined. Lightning `Trainer` expects as minimum a "
-            "`training_step()`, `train_dataloader()` and `configure_optimizers()` to be defined.")
+        raise missing_method("configure_optimizers")
     # Lightning's warnings when only half of the validation setup is there (validation is then skipped)
     has_val_loader = val_loader is not None or data_mod._source_has(datamodule, "val_dataloader") or \
         data_mod._source_has(model, "val_dataloader")

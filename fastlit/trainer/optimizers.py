@@ -30,9 +30,9 @@ def setup_optimizers(model: LightningModule, fused: bool, trainer: Any
         trainer: what each ``LightningOptimizer`` steps through.
     """
     if not is_overridden("configure_optimizers", model, LightningModule):
-        raise MisconfigurationException(
-            "No `configure_optimizers()` method defined. Lightning `Trainer` expects as minimum a "
-            "`training_step()`, `train_dataloader()` and `configure_optimizers()` to be defined.")
+        from fastlit.trainer.arguments import missing_method
+
+        raise missing_method("configure_optimizers")
     model._current_fx_name = "configure_optimizers"
     out = model.configure_optimizers()
     model._current_fx_name = None
