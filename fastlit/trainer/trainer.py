@@ -406,6 +406,7 @@ __getattr__ = lazy_exports(__name__, {
     "TensorBoardLogger": "fastlit.loggers.tensorboard",
     "convert_tensors_to_scalars": "fastlit.utilities.apply_func",
     "download_model_from_registry": "fastlit.utilities.model_registry",
+    "is_overridden": "fastlit.utilities.model_helpers",
     "isolate_rng": "fastlit.utilities.seed",
     "log": "@logger",
     "module_available": "fastlit.utilities.imports",
