@@ -4,7 +4,7 @@ Per save, the training thread (1) pickles the non-tensor part (``archive.dumps``
 storage into staging buffers that are allocated once and reused (pinned host memory for CUDA tensors, copied on
 a side stream). With ``staging="deferred"`` (the default) and a Trainer, (2) skips the parameters and optimizer
 state: a C++ stager thread copies them while the next step's forward and backward run, and the Trainer waits
-for that copy (``_fence``) before the next optimizer step and before any hook that is not fastlit's own, the
+for that copy (``fence``) before the next optimizer step and before any hook that is not fastlit's own, the
 only places that may write to them. An in-place change the tensors' version counters see before the copy fails
 that save with an error instead of writing a mixed state. The writer (``torch.classes.fastlit.CheckpointWriter``
 from ``fastlit._C``, csrc/io: C++ threads that never take the GIL; or a Python thread with the same semantics,
@@ -105,7 +105,7 @@ class AsyncCheckpointIO(CheckpointIO):
             raise ValueError(f"staging must be 'deferred' or 'eager', got {staging!r}")
         self._checkpoint_io = checkpoint_io
         self.staging = staging
-        self._staging = False  # a deferred copy may still be running: _fence must wait before writes to sources
+        self._staging = False  # a deferred copy may still be running: fence() must wait before writes to sources
         self.blocked_s = 0.0   # seconds the calling thread spent in save_checkpoint and in fences
         self.num_saves = 0
         self.num_deferred = 0  # saves whose parameter/optimizer-state copy ran after the call returned
@@ -135,15 +135,16 @@ class AsyncCheckpointIO(CheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Optional[Any] = None) -> None:
         """Snapshot ``checkpoint`` and queue its write to ``path``; raises an earlier save's error first."""
-        self._save(checkpoint, path, storage_options, None)
+        self.save_deferred(checkpoint, path, storage_options, None)
 
-    def _save(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Optional[Any],
-              mutable: Union[None, set[int], Callable[[], set[int]]]) -> None:
-        """``save_checkpoint``; the storages (by data_ptr) in ``mutable`` (or that it returns, timed as part of
-        the save) may be copied after the call returns.
-
-        The Trainer passes its parameters' and optimizer state's storages and then calls ``_fence`` before it
-        (or a user hook) may write to them.
+    # ---- the interface the Trainer uses (fastlit.trainer.checkpointing.CheckpointConnector and the hook table):
+    # save_deferred() for ModelCheckpoint's saves, fence() before anything writes to what such a save still has
+    # to copy, poll() once per training step so a failed background write raises in the training thread.
+    def save_deferred(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Optional[Any],
+                      mutable: Union[None, set[int], Callable[[], set[int]]]) -> None:
+        """``save_checkpoint``, except that the storages (by data_ptr) in ``mutable`` (or that it returns, timed
+        as part of the save) may be copied after the call returns (with ``staging="deferred"`` and the C++
+        writer): the caller must then call ``fence()`` before it, or code it does not own, writes to them.
         """
         t0 = time.perf_counter()
         self.raise_if_failed()
@@ -174,9 +175,10 @@ class AsyncCheckpointIO(CheckpointIO):
         self.num_saves += 1
         self.blocked_s += time.perf_counter() - t0
 
-    def _fence(self, *_: Any) -> None:
+    def fence(self, *_: Any) -> None:
         """Wait for the deferred copies of the last saves (free when there are none): call before writing to
-        parameters or optimizer state."""
+        what ``save_deferred`` was told may be copied later. Takes and ignores any arguments, so it can sit in
+        a hook table next to the hooks it guards."""
         if self._staging:
             t0 = time.perf_counter()
             self._writer.wait_staged()
@@ -232,8 +234,9 @@ class AsyncCheckpointIO(CheckpointIO):
             raise OSError(err, msg)
         raise RuntimeError(msg)
 
-    def _poll(self, *_: Any) -> None:
-        """Per-step check the Trainer installs: free while nothing is queued."""
+    def poll(self, *_: Any) -> None:
+        """Raise a failed background write's error now; the Trainer calls it at every training batch start
+        (free while nothing is queued). Ignores its arguments, like ``fence``."""
         if self._unsettled:
             if self._writer.pending() == 0:
                 self._unsettled = False

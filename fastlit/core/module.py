@@ -259,7 +259,7 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
         """Backward in manual optimization; applies loss scaling when the precision needs it."""
         if self._automatic_optimization:
             raise MisconfigurationException("`manual_backward` works only with `self.automatic_optimization = False`.")
-        self.trainer._manual_backward(loss, *args, **kwargs)
+        self.trainer.precision_plugin.backward(loss, *args, **kwargs)
 
     def backward(self, loss: Tensor, *args: Any, **kwargs: Any) -> None:
         loss.backward(*args, **kwargs)
@@ -291,7 +291,7 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
         gradient_clip_algorithm: Optional[str] = None,
     ) -> None:
         """Clip the gradients of ``optimizer``'s parameters by norm (default) or by value."""
-        self.trainer._clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        self.trainer.precision_plugin.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def configure_gradient_clipping(
         self,

@@ -40,11 +40,15 @@ class LightningOptimizer:
         self._optimizer.zero_grad(set_to_none=set_to_none)
 
     def step(self, closure: Optional[Callable[[], Any]] = None, **kwargs: Any) -> Any:
-        """Run the optimizer step (through the loss scaler when there is one)."""
+        """Run the optimizer step through the Trainer's precision plugin (loss scaler, ``on_before_optimizer_step``,
+        clipping); in manual optimization, count it."""
         trainer = self._trainer
         if trainer is None:
             return self._optimizer.step(closure=closure, **kwargs) if closure is not None else self._optimizer.step(**kwargs)
-        return trainer._optimizer_step_from_wrapper(self._optimizer, closure, **kwargs)
+        out = trainer.precision_plugin.optimizer_step(self._optimizer, closure, **kwargs)
+        if not trainer.lightning_module.automatic_optimization:
+            trainer.global_step += 1  # manual optimization: each step counts (the automatic loop counts its own)
+        return out
 
     def __repr__(self) -> str:
         # Lightning's wrapper prints as the optimizer under its "Lightning<Name>" class name

@@ -1,4 +1,6 @@
-"""Turn what ``configure_optimizers`` returned into optimizers and scheduler configs (Lightning's rules)."""
+"""The optimizer set-up of a fit: call ``configure_optimizers``, turn what it returned into optimizers and
+scheduler configs (Lightning's rules), swap torch's Adam/AdamW/SGD for the fused kernels, and wrap each optimizer
+in a ``LightningOptimizer``. Functions: the Trainer stores what ``setup_optimizers`` returns."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -7,10 +9,65 @@ from typing import Any, Optional
 import torch
 from torch.optim import Optimizer
 
+from fastlit.core.module import LightningModule
+from fastlit.core.optimizer import LightningOptimizer
 from fastlit.utilities.exceptions import MisconfigurationException
+from fastlit.utilities.model_helpers import is_overridden
+from fastlit.utilities.rank_zero import WarningCache, rank_zero_warn
 from fastlit.utilities.types import LRSchedulerConfig  # Lightning's home for it; re-exported here
 
+_warnings = WarningCache()
 _SCHED_KEYS = {"scheduler", "name", "interval", "frequency", "reduce_on_plateau", "monitor", "strict"}
+
+
+def setup_optimizers(model: LightningModule, fused: bool, trainer: Any
+                     ) -> tuple[list[Optimizer], list[LRSchedulerConfig], list[LightningOptimizer]]:
+    """``(optimizers, scheduler_configs, lightning_optimizers)`` for a fit of ``model``.
+
+    Args:
+        model: the module whose ``configure_optimizers`` is called.
+        fused: ``Trainer(fused_optimizer=...)``: swap torch's Adam/AdamW/SGD for fastlit's fused kernels.
+        trainer: what each ``LightningOptimizer`` steps through.
+    """
+    if not is_overridden("configure_optimizers", model, LightningModule):
+        from fastlit.trainer.arguments import missing_method
+
+        raise missing_method("configure_optimizers")
+    model._current_fx_name = "configure_optimizers"
+    out = model.configure_optimizers()
+    model._current_fx_name = None
+    optimizers, configs = parse_configure_optimizers(out)
+    if not optimizers:
+        rank_zero_warn("`LightningModule.configure_optimizers` returned `None`, this fit will run with no optimizer")
+    if model.automatic_optimization and len(optimizers) > 1:
+        raise RuntimeError(
+            "Training with multiple optimizers is only supported with manual optimization. Set "
+            "`self.automatic_optimization = False`, then access your optimizers in `training_step` with "
+            "`opt1, opt2, ... = self.optimizers()`.")
+    if fused:
+        optimizers = [_maybe_fuse(o) for o in optimizers]
+    if not optimizers:  # Lightning trains on with a do-nothing optimizer (steps are still counted)
+        optimizers = [_MockOptimizer()]
+    wrapped = []
+    for o in optimizers:
+        lo = LightningOptimizer(o)
+        lo._trainer = trainer
+        wrapped.append(lo)
+    return optimizers, configs, wrapped
+
+
+def _maybe_fuse(optimizer: Optimizer) -> Optimizer:
+    """Swap torch's Adam/AdamW/SGD for the fused kernels in place (schedulers keep working)."""
+    try:
+        from fastlit.optim import to_fused
+    except ImportError:
+        return optimizer
+    fused, reason = to_fused(optimizer)
+    if fused is None:
+        if reason:
+            _warnings.info(f"fastlit: keeping {type(optimizer).__name__} unfused: {reason}")
+        return optimizer
+    return fused
 
 
 def _is_plateau(s: Any) -> bool:

@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 
 class PropertiesMixin:
-    """Part of ``Trainer``: its properties, and the callback/logged/progress-bar metric dicts."""
+    """Part of ``Trainer``: its properties, and the callback/logged/progress-bar metric dicts.
+
+    A mixin rather than a composed part because it owns no state: every property reads (or, for Lightning's
+    settable names, writes through to) state the Trainer or one of its parts owns.
+    """
 
     # ---------------------------------------------------------------- loggers and model
     @property
@@ -139,10 +143,6 @@ class PropertiesMixin:
     def global_step(self, value: int) -> None:
         self._loop.global_step = value
 
-    @property
-    def _epoch_batches_done(self) -> int:  # errors.finite_checked still reads this name (kept for it)
-        return self._loop.epoch_batches_done
-
     # ---------------------------------------------------------------- callbacks by kind
     @property
     def checkpoint_callbacks(self) -> list[Any]:
@@ -180,7 +180,7 @@ class PropertiesMixin:
     @property
     def skipped_steps(self) -> int:
         """Optimizer steps the fp16 loss scaler skipped because gradients had inf/NaN (0 without a scaler)."""
-        return int(self._skipped_dev.item()) if self._skipped_dev is not None else 0
+        return self.precision_plugin.skipped_steps
 
     @property
     def estimated_stepping_batches(self) -> Union[int, float]:

@@ -38,11 +38,11 @@ def test_cuda_round_trip_and_kernels_after_the_save(tmp_path, backend):
         # queue a long kernel first so the copies really are asynchronous, then write to the tensors after
         torch.cuda._sleep(50_000_000)
         before = {k: v.cpu() for k, v in state["state_dict"].items()} if step else expected
-        io._save(state, tmp_path / f"c{step}.ckpt", None, {t.untyped_storage().data_ptr()
+        io.save_deferred(state, tmp_path / f"c{step}.ckpt", None, {t.untyped_storage().data_ptr()
                                                          for t in state["state_dict"].values()})
         for t in state["state_dict"].values():
             t.add_(1)  # on the current stream: must run after the staging copies
-        io._fence()
+        io.fence()
         io.wait()
         loaded = torch.load(tmp_path / f"c{step}.ckpt", weights_only=True, map_location="cpu")["state_dict"]
         for k, v in before.items():

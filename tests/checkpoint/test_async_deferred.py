@@ -1,5 +1,5 @@
 """Deferred staging (``AsyncCheckpointIO(staging="deferred")``): the C++ stager thread copies the sources the
-caller marked as written only later (parameters, optimizer state) after ``_save`` returns; ``_fence`` waits for
+caller marked as written only later (parameters, optimizer state) after ``save_deferred`` returns; ``fence`` waits for
 that copy. What is written is still the state at the call, and a write the version counter sees before the copy
 fails the save with a clear error instead of writing a mixed state.
 """
@@ -54,9 +54,9 @@ def _load(path):
 def test_deferred_save_writes_the_state_at_the_call(tmp_path):
     state, ref = _state(1), _state(1)
     io = AsyncCheckpointIO()
-    io._save(state, tmp_path / "a.ckpt", None, _ptrs(state))
+    io.save_deferred(state, tmp_path / "a.ckpt", None, _ptrs(state))
     assert io._staging  # the copy was left to the stager thread
-    io._fence()
+    io.fence()
     assert not io._staging
     _mutate(state)  # after the fence: must not reach the file
     io.wait()
@@ -68,13 +68,13 @@ def test_deferred_save_writes_the_state_at_the_call(tmp_path):
 
 @native_only
 def test_deferred_save_returns_before_the_big_copy(tmp_path, monkeypatch):
-    # With the stager held back, _save must still return at once: the deferred tensors were not copied by it.
+    # With the stager held back, save_deferred must still return at once: the deferred tensors were not copied by it.
     monkeypatch.setenv("FASTLIT_CKPT_TEST_STAGE_DELAY_MS", "300")
     big = {"state_dict": {f"w{i}": torch.full((1 << 18,), float(i)) for i in range(8)}}
     io = AsyncCheckpointIO()
-    io._save(big, tmp_path / "b.ckpt", None, _ptrs(big))
+    io.save_deferred(big, tmp_path / "b.ckpt", None, _ptrs(big))
     assert io.pending == 1 and io._staging
-    io._fence()
+    io.fence()
     io.wait()
     assert all(torch.equal(v, torch.full((1 << 18,), float(i)))
                for i, v in enumerate(_load(tmp_path / "b.ckpt")["state_dict"].values()))
@@ -91,7 +91,7 @@ def test_write_before_the_copy_fails_the_save_and_keeps_the_old_file(tmp_path, m
     io.save_checkpoint(old, path)  # eager: not affected by the delay
     io.wait()
     state = _state(2)
-    io._save(state, path, None, _ptrs(state))
+    io.save_deferred(state, path, None, _ptrs(state))
     _mutate(state)  # no fence: the stager is still asleep, so the version counters have moved when it copies
     with pytest.raises(RuntimeError, match=r"c\.ckpt.*modified in place before its deferred copy.*"
                                            r"optimizer step.*staging=\"eager\".*previous file.*unchanged"):
@@ -107,7 +107,7 @@ def test_write_before_the_copy_fails_the_save_and_keeps_the_old_file(tmp_path, m
 def test_eager_staging_and_direct_calls_copy_before_returning(tmp_path):
     state = _state(4)
     eager = AsyncCheckpointIO(staging="eager")
-    eager._save(state, tmp_path / "e.ckpt", None, _ptrs(state))
+    eager.save_deferred(state, tmp_path / "e.ckpt", None, _ptrs(state))
     assert not eager._staging
     direct = AsyncCheckpointIO()
     direct.save_checkpoint(state, tmp_path / "d.ckpt")  # no mutable set: everything is copied in the call
@@ -122,9 +122,9 @@ def test_eager_staging_and_direct_calls_copy_before_returning(tmp_path):
 def test_thread_backend_ignores_deferral(tmp_path):
     state = _state(5)
     io = AsyncCheckpointIO(backend="thread")
-    io._save(state, tmp_path / "t.ckpt", None, _ptrs(state))
+    io.save_deferred(state, tmp_path / "t.ckpt", None, _ptrs(state))
     assert not io._staging
-    io._fence()  # a no-op
+    io.fence()  # a no-op
     _mutate(state)
     io.wait()
     _assert_same(_load(tmp_path / "t.ckpt"), _state(5))
@@ -137,7 +137,7 @@ def test_inference_tensors_are_copied_in_the_call(tmp_path):
         w = torch.ones(1000)
     state = {"state_dict": {"w": w}}
     io = AsyncCheckpointIO()
-    io._save(state, tmp_path / "i.ckpt", None, _ptrs(state))  # no version counter: cannot be deferred
+    io.save_deferred(state, tmp_path / "i.ckpt", None, _ptrs(state))  # no version counter: cannot be deferred
     io.wait()
     assert torch.equal(_load(tmp_path / "i.ckpt")["state_dict"]["w"], torch.ones(1000))
     io.teardown()
@@ -148,7 +148,7 @@ def test_teardown_waits_for_a_pending_deferred_copy(tmp_path, monkeypatch):
     monkeypatch.setenv("FASTLIT_CKPT_TEST_STAGE_DELAY_MS", "100")
     state = _state(6)
     io = AsyncCheckpointIO()
-    io._save(state, tmp_path / "p.ckpt", None, _ptrs(state))
+    io.save_deferred(state, tmp_path / "p.ckpt", None, _ptrs(state))
     io.teardown()  # no fence: close drains the stager before the writer
     assert not io._staging and io.staging_bytes == 0
     _assert_same(_load(tmp_path / "p.ckpt"), _state(6))
@@ -167,7 +167,7 @@ def test_interpreter_exit_with_a_deferred_save_pending(tmp_path):
         from fastlit.checkpoint.async_io import AsyncCheckpointIO
         sd = {{"w": torch.randn(1 << 20)}}
         io = AsyncCheckpointIO()
-        io._save({{"state_dict": sd}}, {str(tmp_path / "x.ckpt")!r}, None, {{sd["w"].untyped_storage().data_ptr()}})
+        io.save_deferred({{"state_dict": sd}}, {str(tmp_path / "x.ckpt")!r}, None, {{sd["w"].untyped_storage().data_ptr()}})
     """)
     for _ in range(4):  # the exit races the stager: it used to abort now and then (a tensor freed off the GIL)
         r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,

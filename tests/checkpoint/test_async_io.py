@@ -423,10 +423,10 @@ w = torch.zeros(1 << 21)  # 8 MB
 mutable = {w.untyped_storage().data_ptr()} if deferred else None  # deferred: the stager copies w (Trainer path)
 print("ready", flush=True)
 for i in range(1, 1 << 30):
-    ckio._fence()  # what the Trainer does before the optimizer step writes to deferred sources
+    ckio.fence()  # what the Trainer does before the optimizer step writes to deferred sources
     w.fill_(i)
-    ckio._save({"step": i, "w": w, "meta": {"i": i}}, os.path.join(d, f"ckpt-{i % 3}.ckpt"), None, mutable)
-    ckio._save({"step": i, "w": w, "meta": {"i": i}}, os.path.join(d, "last.ckpt"), None, mutable)
+    ckio.save_deferred({"step": i, "w": w, "meta": {"i": i}}, os.path.join(d, f"ckpt-{i % 3}.ckpt"), None, mutable)
+    ckio.save_deferred({"step": i, "w": w, "meta": {"i": i}}, os.path.join(d, "last.ckpt"), None, mutable)
     if i % 2 == 0:
         ckio.wait()
         print("durable", i, flush=True)

@@ -125,7 +125,7 @@ def test_failed_write_raises_at_the_next_step(tmp_path, monkeypatch):
                                       fused_optimizer=False))
     with pytest.raises(OSError, match="gone/x.ckpt") as err:
         trainer.fit(models(fastlit).BoringModel(), randn_loader(64, batch_size=1))
-    assert any(f.name == "_poll" for f in traceback.extract_tb(err.value.__traceback__))  # raised by a step
+    assert any(f.name == "poll" for f in traceback.extract_tb(err.value.__traceback__))  # raised by a step
     assert trainer.global_step == 2  # at the start of the very next batch, before its step
 
 
@@ -217,7 +217,7 @@ def test_python_thread_writer_in_a_fit_copies_eagerly(tmp_path):
     sync_trainer, _ = _fit(fastlit, str(tmp_path / "sync"))
     trainer, _ = _fit(fastlit, str(tmp_path / "thread"), plugins=[AsyncCheckpointIO(backend="thread")])
     io = trainer._checkpoint_io
-    assert io.num_saves > 0 and io.num_deferred == 0 and trainer._ckpt_fence is not None
+    assert io.num_saves > 0 and io.num_deferred == 0 and trainer._checkpoint_connector.fence is not None
     a, s = _contents(str(tmp_path / "thread")), _contents(str(tmp_path / "sync"))
     assert sorted(a) == sorted(s)
     for f in a:
