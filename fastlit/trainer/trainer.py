@@ -124,16 +124,7 @@ class Trainer(PropertiesMixin):
             logger = False
             log_every_n_steps = num_sanity_val_steps = 0
 
-        # ---- device, strategy, precision
-        self.accelerator, self.strategy = select_strategy(accelerator, strategy, devices, num_nodes)
-        self.num_nodes = num_nodes
-        self.num_devices = max(1, len(getattr(self.strategy, 'parallel_devices', []) or [None]))
-        self.precision = normalize(precision)
-        if self.precision == "16-mixed" and self.strategy.root_device.type == "cpu":
-            rank_zero_warn(f"You passed `Trainer(accelerator='cpu', precision={precision!r})` but AMP with fp16 is not "
-                           "supported on CPU. Using `precision='bf16-mixed'` instead.")  # Lightning does the same
-            self.precision = "bf16-mixed"
-        self.precision_plugin = _Precision(self.precision, self.strategy.root_device)
+        self._init_device(accelerator, strategy, devices, num_nodes, precision)
 
         # ---- loop limits
         self.fast_dev_run = fast_dev_run
@@ -191,12 +182,32 @@ class Trainer(PropertiesMixin):
             torch.backends.cudnn.benchmark = benchmark
 
         # ---- plugins, loggers, callbacks, profiler
+        self._init_parts(plugins, async_checkpoint, logger if not n_dev else (False if logger is False else "dummy"),
+                         callbacks, profiler, enable_checkpointing, enable_progress_bar, enable_model_summary)
+        self._init_run_state()
+
+    def _init_device(self, accelerator: Any, strategy: Any, devices: Any, num_nodes: int,
+                     precision: Optional[Union[str, int]]) -> None:
+        """The accelerator and strategy, and the precision plugin for their device."""
+        self.accelerator, self.strategy = select_strategy(accelerator, strategy, devices, num_nodes)
+        self.num_nodes = num_nodes
+        self.num_devices = max(1, len(getattr(self.strategy, 'parallel_devices', []) or [None]))
+        self.precision = normalize(precision)
+        if self.precision == "16-mixed" and self.strategy.root_device.type == "cpu":
+            rank_zero_warn(f"You passed `Trainer(accelerator='cpu', precision={precision!r})` but AMP with fp16 is not "
+                           "supported on CPU. Using `precision='bf16-mixed'` instead.")  # Lightning does the same
+            self.precision = "bf16-mixed"
+        self.precision_plugin = _Precision(self.precision, self.strategy.root_device)
+
+    def _init_parts(self, plugins: Any, async_checkpoint: bool, logger: Any, callbacks: Any, profiler: Any,
+                    enable_checkpointing: Optional[bool], enable_progress_bar: Optional[bool],
+                    enable_model_summary: Optional[bool]) -> None:
+        """The checkpoint connector, loggers, callbacks (with the defaults Lightning adds) and the profiler."""
         self._checkpoint_connector = CheckpointConnector(self, plugins, async_checkpoint)
         self.enable_progress_bar = True if enable_progress_bar is None else enable_progress_bar
         self.enable_model_summary = True if enable_model_summary is None else enable_model_summary
         self.enable_checkpointing = True if enable_checkpointing is None else enable_checkpointing
-        self.loggers = configuration.configure_loggers(logger if not n_dev else (False if logger is False else "dummy"),
-                                                       self.default_root_dir)
+        self.loggers = configuration.configure_loggers(logger, self.default_root_dir)
         self.callbacks: list[Callback] = configuration.configure_callbacks(
             callbacks, checkpointing=self.enable_checkpointing, model_summary=self.enable_model_summary,
             progress_bar=self.enable_progress_bar, max_time=self.max_time)
@@ -205,7 +216,9 @@ class Trainer(PropertiesMixin):
         self.profiler = resolve_profiler(profiler)
         self._profiling = type(self.profiler).__name__ != "PassThroughProfiler"
 
-        # ---- run state
+    def _init_run_state(self) -> None:
+        """What a run fills in: the model and data, optimizers, loaders and batch counts, loop state, metrics,
+        the hook table. Empty until the first ``fit``/``validate``/``test``/``predict``."""
         self.lightning_module: Optional[LightningModule] = None
         self.datamodule: Optional[LightningDataModule] = None
         self.optimizers: list[torch.optim.Optimizer] = []
