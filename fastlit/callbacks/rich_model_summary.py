@@ -14,12 +14,11 @@ from fastlit.utilities.model_summary import get_formatted_model_size, get_human_
 _RIGHT_ALIGNED_OPTIONAL = ("In sizes", "Out sizes")
 
 
-def _require_rich(owner: str) -> None:
-    """Lightning raises ``ModuleNotFoundError`` when rich is missing; so do we, naming fastlit's extra."""
-    if not _RICH_AVAILABLE:
-        raise ModuleNotFoundError(
-            f"`{owner}` requires `rich` >= 10.2.2. Install it by running `pip install 'fastlit[rich]'`"
-            " (or `pip install -U rich`).")
+def _missing_rich(requirement: str) -> ModuleNotFoundError:
+    """Lightning raises ``ModuleNotFoundError`` with this first sentence when rich is missing; ours names the extra.
+    ``requirement`` is the rest of that sentence, e.g. "`RichProgressBar` requires `rich` >= 10.2.2"."""
+    return ModuleNotFoundError(f"{requirement}. Install it by running `pip install 'fastlit[rich]'`"
+                               " (or `pip install -U rich`).")
 
 
 class RichModelSummary(ModelSummary):
@@ -35,7 +34,8 @@ class RichModelSummary(ModelSummary):
     """
 
     def __init__(self, max_depth: int = 1, **summarize_kwargs: Any) -> None:
-        _require_rich(type(self).__name__)
+        if not _RICH_AVAILABLE:  # a module attribute, so tests can pretend rich is missing
+            raise _missing_rich("`RichModelSummary` requires `rich` to be installed")
         super().__init__(max_depth, **summarize_kwargs)
 
     @staticmethod

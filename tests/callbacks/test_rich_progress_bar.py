@@ -267,9 +267,20 @@ def test_import_fastlit_does_not_import_rich() -> None:
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("cls", ["RichProgressBar", "RichModelSummary"])
-def test_missing_rich_names_the_extra(monkeypatch: Any, cls: str) -> None:
-    monkeypatch.setattr(rich_model_summary, "_RICH_AVAILABLE", False)
-    with pytest.raises(ModuleNotFoundError, match=re.escape("pip install 'fastlit[rich]'")) as err:
-        getattr(fastlit.callbacks, cls)()
-    assert f"`{cls}` requires `rich`" in str(err.value)
+@pytest.mark.parametrize(("cls", "module"), [("RichProgressBar", "callbacks.progress.rich_progress"),
+                                             ("RichModelSummary", "callbacks.rich_model_summary")])
+def test_missing_rich_raises_lightnings_error_naming_the_extra(monkeypatch: Any, lightning: Any, cls: str,
+                                                               module: str) -> None:
+    import importlib
+
+    errors = []
+    for pl in (lightning, fastlit):
+        monkeypatch.setattr(importlib.import_module(f"{pl.__name__}.{module}"), "_RICH_AVAILABLE", False)
+        with pytest.raises(ModuleNotFoundError) as err:
+            getattr(pl.callbacks, cls)()
+        errors.append(err.value)
+    theirs, ours = errors
+    assert type(ours) is type(theirs)
+    first_sentence = str(theirs).split(". ")[0] + ". "
+    assert str(ours).startswith(first_sentence) and f"`{cls}` requires `rich`" in first_sentence
+    assert "pip install 'fastlit[rich]'" in str(ours)

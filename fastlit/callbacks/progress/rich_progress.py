@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from fastlit.callbacks.progress.progress_bar import ProgressBar
-from fastlit.callbacks.rich_model_summary import _require_rich
+from fastlit.callbacks.rich_model_summary import _missing_rich
 from fastlit.utilities.apply_func import apply_to_collection  # noqa: F401  (Lightning's module exports it)
+from fastlit.utilities.imports import _RICH_AVAILABLE
 
 _INF = float("inf")
 _clock: Callable[[], float] = time.monotonic  # module attribute so tests can drive time by hand
@@ -52,19 +53,35 @@ class RichProgressBarTheme:
     metrics_format: str = ".3f"
 
 
-# Names built on rich's classes; Lightning's module exports them when rich is installed (resolved on first use).
-_RICH_NAMES = ("BatchesProcessedColumn", "CustomBarColumn", "CustomInfiniteTask", "CustomProgress",
-               "CustomTimeColumn", "MetricsTextColumn", "ProcessingSpeedColumn")
+# The rich names Lightning's module has at module level when rich is installed: its column classes and what it
+# imports from rich. They become globals of this module on first use (a bar created, or one of them looked up), so
+# code and tests that patch ``rich_progress.Progress`` or ``rich_progress.CustomBarColumn`` work as under Lightning.
+_RICH_NAMES = {
+    "fastlit.callbacks.progress._rich_columns": (
+        "BatchesProcessedColumn", "CustomBarColumn", "CustomInfiniteTask", "CustomProgress", "CustomTimeColumn",
+        "MetricsTextColumn", "ProcessingSpeedColumn"),
+    "rich": ("get_console", "reconfigure"),
+    "rich.console": ("Console", "RenderableType"),
+    "rich.progress": ("BarColumn", "Progress", "ProgressColumn", "Task", "TaskID", "TextColumn"),
+    "rich.style": ("Style",),
+    "rich.text": ("Text",),
+}
+
+
+def _load_rich() -> None:
+    if "CustomProgress" in globals():
+        return
+    import importlib
+
+    for module, names in _RICH_NAMES.items():
+        loaded = importlib.import_module(module)
+        globals().update({name: getattr(loaded, name) for name in names})
 
 
 def __getattr__(name: str) -> Any:
-    if name in _RICH_NAMES:
-        from fastlit.utilities.imports import _RICH_AVAILABLE
-
-        if _RICH_AVAILABLE:
-            from fastlit.callbacks.progress import _rich_columns
-
-            return getattr(_rich_columns, name)
+    if _RICH_AVAILABLE and any(name in names for names in _RICH_NAMES.values()):
+        _load_rich()
+        return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -95,7 +112,9 @@ class RichProgressBar(ProgressBar):
         theme: RichProgressBarTheme = RichProgressBarTheme(),
         console_kwargs: Optional[dict[str, Any]] = None,
     ) -> None:
-        _require_rich(type(self).__name__)
+        if not _RICH_AVAILABLE:  # a module attribute, so tests can pretend rich is missing
+            raise _missing_rich("`RichProgressBar` requires `rich` >= 10.2.2")
+        _load_rich()
         super().__init__()
         self._refresh_rate: int = refresh_rate
         self._leave: bool = leave
@@ -108,10 +127,11 @@ class RichProgressBar(ProgressBar):
         self._metric_component: Any = None
         self._progress_stopped: bool = False
         self._reset_progress_bar_ids()
-        # throttling: batches done, the batch count that always redraws (the last), time of the next redraw
-        self._train_n, self._train_last_batch = 0, -1
+        # throttling, per loop: batches done, the count last shown, the batch count that always redraws (the last
+        # one); and the time of the next redraw
+        self._train_n, self._train_shown, self._train_last_batch = 0, 0, -1
         self._eval_id: Any = None  # task of the eval loop running now (sanity, val, test or predict)
-        self._eval_n, self._eval_last_batch = 0, -1
+        self._eval_n, self._eval_shown, self._eval_last_batch = 0, 0, -1
         self._next_draw: float = -_INF
 
     # ---- state ------------------------------------------------------------------------------------------------
@@ -171,42 +191,39 @@ class RichProgressBar(ProgressBar):
 
     def configure_columns(self, trainer: Any) -> list:
         """The columns before the metrics: description, bar, ``done/total``, time, speed. Override to change."""
-        from fastlit.callbacks.progress import _rich_columns as cols
-
         theme = self.theme
+        # module globals (see _load_rich), looked up at call time so patching them works
         return [
-            cols.TextColumn("[progress.description]{task.description}"),
-            cols.CustomBarColumn(complete_style=theme.progress_bar, finished_style=theme.progress_bar_finished,
-                                 pulse_style=theme.progress_bar_pulse),
-            cols.BatchesProcessedColumn(style=theme.batch_progress),
-            cols.CustomTimeColumn(style=theme.time),
-            cols.ProcessingSpeedColumn(style=theme.processing_speed),
+            TextColumn("[progress.description]{task.description}"),  # noqa: F821
+            CustomBarColumn(complete_style=theme.progress_bar, finished_style=theme.progress_bar_finished,  # noqa: F821
+                            pulse_style=theme.progress_bar_pulse),
+            BatchesProcessedColumn(style=theme.batch_progress),  # noqa: F821
+            CustomTimeColumn(style=theme.time),  # noqa: F821
+            ProcessingSpeedColumn(style=theme.processing_speed),  # noqa: F821
         ]
 
     def _init_progress(self, trainer: Any) -> None:
         """Start a rich Progress (once per stage, or again after it was stopped)."""
         if not self.is_enabled or (self.progress is not None and not self._progress_stopped):
             return
-        from rich import get_console, reconfigure
-
-        from fastlit.callbacks.progress import _rich_columns as cols
-
         self._reset_progress_bar_ids()
-        reconfigure(**self._console_kwargs)
-        self._console = get_console()
+        self._eval_id = None
+        reconfigure(**self._console_kwargs)  # noqa: F821
+        self._console = get_console()  # noqa: F821
         # a Live display left over (a run that died) would refuse ours; rich >= 14.1 keeps a stack of them
         if getattr(self._console, "_live_stack", None) or getattr(self._console, "_live", None) is not None:
             self._console.clear_live()
-        self._metric_component = cols.MetricsTextColumn(trainer, self.theme.metrics,
-                                                        self.theme.metrics_text_delimiter, self.theme.metrics_format)
+        theme = self.theme
+        self._metric_component = MetricsTextColumn(  # noqa: F821
+            trainer, theme.metrics, theme.metrics_text_delimiter, theme.metrics_format)
         # redraws are driven from the hooks (throttled), so rich's own refresh thread is off
-        self.progress = cols.CustomProgress(*self.configure_columns(trainer), self._metric_component,
-                                            auto_refresh=False, disable=self.is_disabled, console=self._console)
+        self.progress = CustomProgress(*self.configure_columns(trainer), self._metric_component,  # noqa: F821
+                                       auto_refresh=False, disable=self.is_disabled, console=self._console)
         self.progress.start()
         self._progress_stopped = False
 
     def _stop_progress(self) -> None:
-        if self.progress is not None:
+        if self.progress is not None and not self._progress_stopped:  # on_exception, then teardown: stop once
             self.progress.stop()
             self._progress_stopped = True  # the next stage starts a new Progress
 
@@ -265,7 +282,7 @@ class RichProgressBar(ProgressBar):
         self._init_progress(trainer)
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        self._train_n = 0
+        self._train_n = self._train_shown = 0
         if self.is_disabled:
             self._train_last_batch = -1
             return
@@ -292,10 +309,13 @@ class RichProgressBar(ProgressBar):
                 self._initialize_train_progress_bar_id()  # resumed mid-epoch: no epoch-start hook ran
             self._update_metrics(trainer, pl_module)
             self._update(self.train_progress_bar_id, n)
+            self._train_shown = n
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        if self.is_enabled and self.train_progress_bar_id is not None and self.progress is not None:
-            self.progress.update(self.train_progress_bar_id, completed=self._train_n)  # exact final count
+        task_id, progress = self.train_progress_bar_id, self.progress
+        if self._train_shown != self._train_n and self.is_enabled and task_id is not None and progress is not None:
+            progress.update(task_id, completed=self._train_n)  # the exact final count a skipped redraw left out
+            self._train_shown = self._train_n
         self._update_metrics(trainer, pl_module)
         self.refresh()
 
@@ -324,23 +344,23 @@ class RichProgressBar(ProgressBar):
         self._hide(getattr(self, attr))
         task_id = self._add_task(total, description, visible=visible)
         setattr(self, attr, task_id)
-        self._eval_id, self._eval_n, self._eval_last_batch = task_id, 0, total
+        self._eval_id, self._eval_n, self._eval_shown, self._eval_last_batch = task_id, 0, 0, total
         self._next_draw = -_INF
         self.refresh()
 
     def _sync_eval(self) -> None:
         """Show the running eval task's exact count (throttling may have skipped the last redraws)."""
         task_id, progress = self._eval_id, self.progress
-        if task_id is not None and progress is not None and self.is_enabled and task_id in progress._tasks:
-            task = progress._tasks[task_id]
-            if task.completed != self._eval_n and self._eval_n:
-                progress.update(task_id, completed=self._eval_n, visible=True)
+        if self._eval_shown != self._eval_n and task_id is not None and progress is not None and self.is_enabled:
+            progress.update(task_id, completed=self._eval_n, visible=True)
+            self._eval_shown = self._eval_n
         self._eval_id = None
 
     def _eval_batch_end(self, batch_idx: int) -> None:
         n = self._eval_n = batch_idx + 1
         if n == self._eval_last_batch or self._due():
             self._update(self._eval_id, n)
+            self._eval_shown = n
 
     def on_validation_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int,
                                   dataloader_idx: int = 0) -> None:
