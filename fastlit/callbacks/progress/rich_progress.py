@@ -356,6 +356,11 @@ class RichProgressBar(ProgressBar):
             self._eval_shown = self._eval_n
         self._eval_id = None
 
+    def _end_eval_loop(self) -> None:
+        self._sync_eval()
+        self.refresh()
+        self.reset_dataloader_idx_tracker()
+
     def _eval_batch_end(self, batch_idx: int) -> None:
         n = self._eval_n = batch_idx + 1
         if n == self._eval_last_batch or self._due():
@@ -386,9 +391,7 @@ class RichProgressBar(ProgressBar):
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.state.fn == "fit":
             self._update_metrics(trainer, pl_module)
-        self._sync_eval()
-        self.refresh()
-        self.reset_dataloader_idx_tracker()
+        self._end_eval_loop()
 
     def on_test_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int,
                             dataloader_idx: int = 0) -> None:
@@ -403,9 +406,7 @@ class RichProgressBar(ProgressBar):
             self._eval_batch_end(batch_idx)
 
     def on_test_end(self, trainer: Any, pl_module: Any) -> None:
-        self._sync_eval()
-        self.refresh()
-        self.reset_dataloader_idx_tracker()
+        self._end_eval_loop()
 
     def on_predict_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int,
                                dataloader_idx: int = 0) -> None:
@@ -420,9 +421,7 @@ class RichProgressBar(ProgressBar):
             self._eval_batch_end(batch_idx)
 
     def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
-        self._sync_eval()
-        self.refresh()
-        self.reset_dataloader_idx_tracker()
+        self._end_eval_loop()
 
     # ---- end of a stage ----------------------------------------------------------------------------------------
 
