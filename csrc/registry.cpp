@@ -39,11 +39,6 @@ TORCH_LIBRARY(fastlit, m) {
   // inf/nan (never reset to 0 here).
   m.def("unscale_and_check_(Tensor(a!)[] grads, Tensor(b!) found_inf, Tensor inv_scale) -> ()");
 
-  // aten::_amp_update_scale_ (growth / backoff / growth_interval), in place; returns nothing.
-  m.def(
-      "update_scale_(Tensor(a!) scale, Tensor(b!) growth_tracker, Tensor found_inf, float growth_factor, "
-      "float backoff_factor, int growth_interval) -> ()");
-
   // grads.clamp_(-clip_value, clip_value) for every tensor; nan stays nan (as torch.clamp).
   m.def("clip_grad_value_(Tensor(a!)[] grads, float clip_value) -> ()");
 }

@@ -14,11 +14,12 @@ from fastlit.utilities.imports import module_available  # noqa: F401  (Lightning
 from fastlit.utilities.seed import seed_everything
 from fastlit.utilities.warnings import disable_possible_user_warnings  # noqa: F401
 
-# Info lines (fit stopped, seed set, model summary) go to stderr like Lightning's, unless the user configures it.
+# Info lines (fit stopped, seed set, model summary) go to stderr like Lightning's. Lightning's rule: when the root
+# logger already has handlers (the program configured logging first), the lines propagate to them instead.
 _logger = _logging.getLogger("fastlit")
-if not _logger.handlers:
+_logger.setLevel(_logging.INFO)
+if not _logging.getLogger().hasHandlers() and not _logger.handlers:
     _logger.addHandler(_logging.StreamHandler())
-    _logger.setLevel(_logging.INFO)
     _logger.propagate = False
 
 Module = LightningModule

@@ -2,8 +2,8 @@
 
 `EXT_AVAILABLE` tells whether `torch.ops.fastlit.*` exist; `EXT_ERROR` holds the reason when they do not.
 Callers that have a fallback (torch's own fused/foreach ops) call `warn_if_missing()` once before using it, so a
-broken build is loud instead of silently slow. `FASTLIT_DISABLE_EXT=1` forces the fallback path (for tests and
-for comparing against torch).
+broken build (or a pure-Python install, `FASTLIT_NO_EXTENSION=1` in setup.py) is loud instead of silently slow.
+`FASTLIT_DISABLE_EXT=1` forces the fallback path at run time (for tests and for comparing against torch).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def warn_if_missing() -> None:
         "unset FASTLIT_DISABLE_EXT to use them"
         if EXT_ERROR and EXT_ERROR.startswith("disabled")
         else "rebuild it against the installed torch with `pip install --no-build-isolation -e .` "
-        "from the fastlit checkout (needs a C++ compiler and ninja)"
+        "from the fastlit checkout (needs a C++ compiler and ninja; FASTLIT_NO_EXTENSION=1 must not be set)"
     )
     warnings.warn(
         f"fastlit's compiled ops (fastlit._C) are not available ({EXT_ERROR}); falling back to torch's fused / "

@@ -6,7 +6,7 @@ extension is not built; use `fastlit._ext.EXT_AVAILABLE` to choose a fallback in
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -14,9 +14,14 @@ from torch import Tensor
 from fastlit import _ext
 
 __all__ = [
-    "fused_adam_", "fused_sgd_", "multi_tensor_l2norm", "unscale_and_check_", "update_scale_", "clip_grad_value_",
-    "NormResult",
+    "fused_adam_", "fused_sgd_", "multi_tensor_l2norm", "unscale_and_check_", "clip_grad_value_",
+    "NormResult", "SUPPORTED_DTYPES",
 ]
+
+#: The dtypes of the tensors every op takes (optimizer state may also be float32 under low-precision params).
+#: The C++ side spells the same set once, in csrc/include/fastlit/dtypes.h; tests/ops/test_dtypes.py checks this
+#: constant against what the compiled ops accept.
+SUPPORTED_DTYPES: Tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16, torch.float16)
 
 
 class NormResult(NamedTuple):
@@ -36,11 +41,9 @@ def _missing(*_args, **_kwargs):
 if _ext.EXT_AVAILABLE:
     _lib = torch.ops.fastlit
     _adam, _sgd, _norm = _lib.fused_adam_.default, _lib.fused_sgd_.default, _lib.multi_tensor_l2norm.default
-    _unscale, _update_scale, _clip_value = (
-        _lib.unscale_and_check_.default, _lib.update_scale_.default, _lib.clip_grad_value_.default
-    )
+    _unscale, _clip_value = _lib.unscale_and_check_.default, _lib.clip_grad_value_.default
 else:
-    _adam = _sgd = _norm = _unscale = _update_scale = _clip_value = _missing
+    _adam = _sgd = _norm = _unscale = _clip_value = _missing
 
 Tensors = Sequence[Tensor]
 
@@ -90,15 +93,6 @@ def unscale_and_check_(grads: Tensors, found_inf: Tensor, inv_scale: Tensor) -> 
         _unscale(grads, found_inf, inv_scale)
 
 
-def update_scale_(
-    scale: Tensor, growth_tracker: Tensor, found_inf: Tensor, growth_factor: float, backoff_factor: float,
-    growth_interval: int,
-) -> Tensor:
-    """torch._amp_update_scale_: back off on found_inf, grow after growth_interval clean steps; returns scale."""
-    _update_scale(scale, growth_tracker, found_inf, float(growth_factor), float(backoff_factor), int(growth_interval))
-    return scale
-
-
 def clip_grad_value_(grads: Tensors, clip_value: float) -> None:
     """Clamps every gradient to [-clip_value, clip_value] in place (nan stays nan)."""
     if len(grads):
@@ -110,7 +104,7 @@ if _ext.EXT_AVAILABLE:
     def _fake_none(*_args, **_kwargs) -> None:
         return None
 
-    for _name in ("fused_adam_", "fused_sgd_", "unscale_and_check_", "update_scale_", "clip_grad_value_"):
+    for _name in ("fused_adam_", "fused_sgd_", "unscale_and_check_", "clip_grad_value_"):
         torch.library.register_fake(f"fastlit::{_name}")(_fake_none)
 
     @torch.library.register_fake("fastlit::multi_tensor_l2norm")

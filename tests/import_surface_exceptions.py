@@ -7,16 +7,14 @@ for an unsupported feature as a placeholder that raises a clear error when used 
 
 _FABRIC = ("Lightning Fabric's own class/function, imported into this module under a Fabric name; fastlit has no "
            "Fabric, and the PyTorch-Lightning-level name next to it exists")
-_FABRIC_THROUGHPUT = ("Lightning Fabric's throughput utilities (FLOPs tables per GPU, a Throughput meter) used by "
-                      "ThroughputMonitor, which is a placeholder in fastlit")
+_FABRIC_THROUGHPUT = ("Lightning Fabric's precision-plugin-to-dtype helper; fastlit's ThroughputMonitor reads the "
+                      "Trainer's precision setting instead (fastlit.utilities.throughput.precision_to_compute_dtype)")
 
 EXCEPTIONS: dict[str, str] = {
     "pytorch_lightning.accelerators.xla:FabricXLAAccelerator": _FABRIC,
     "pytorch_lightning.callbacks.spike:FabricSpikeDetection": _FABRIC,
     "pytorch_lightning.callbacks.throughput_monitor:FabricPrecision": _FABRIC,
-    "pytorch_lightning.callbacks.throughput_monitor:Throughput": _FABRIC_THROUGHPUT,
     "pytorch_lightning.callbacks.throughput_monitor:fabric_plugin_to_compute_dtype": _FABRIC_THROUGHPUT,
-    "pytorch_lightning.callbacks.throughput_monitor:get_available_flops": _FABRIC_THROUGHPUT,
     "pytorch_lightning.core.module:FabricLogger": _FABRIC,
     "pytorch_lightning.loggers.csv_logs:FabricCSVLogger": _FABRIC,
     "pytorch_lightning.loggers.logger:FabricLogger": _FABRIC,

@@ -13,7 +13,8 @@ INSTALLED_BY = {"pytorch_lightning": "pytorch-lightning", "sklearn": "scikit-lea
 
 
 def _listed(pyproject: str, key: str) -> set:
-    block = re.search(rf"^{key} = \[(.*?)\]", pyproject, re.M | re.S)
+    # the list ends at a `]` closing its line (an entry may hold one: "jsonargparse[signatures]>=4.39.0")
+    block = re.search(rf"^{key} = \[(.*?)\]$", pyproject, re.M | re.S)
     assert block, f"no `{key} = [...]` in pyproject.toml"
     return {re.split(r"[<>=!~;\[ ]", name)[0].lower() for name in re.findall(r'"([^"]+)"', block.group(1))}
 

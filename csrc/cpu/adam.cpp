@@ -37,9 +37,7 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
   for (size_t i = 0; i < n; ++i) {
     float* step = state_steps[i].data_ptr<float>();
     *step += 1.0f;
-    const int pd = dtype_code(params[i].scalar_type());
-    const bool state_low = exp_avgs[i].scalar_type() != at::kFloat;
-    tasks[i] = {k.adam[pd][state_low ? 1 : 0],
+    tasks[i] = {k.adam[dtype_code(params[i].scalar_type())][state_code(exp_avgs[i].scalar_type())],
                 adam_coeffs(lr, beta1, beta2, weight_decay, eps, decoupled_weight_decay, *step),
                 {params[i].data_ptr(), grads[i].data_ptr(), exp_avgs[i].data_ptr(), exp_avg_sqs[i].data_ptr(),
                  amsgrad ? max_exp_avg_sqs[i].data_ptr() : nullptr},

@@ -6,7 +6,7 @@
 // waking the pool costs more than updating a few ten thousand elements.
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
-#include <c10/core/ScalarType.h>
+#include <fastlit/dtypes.h>
 #include <fastlit/math.h>
 
 #include <algorithm>
@@ -60,10 +60,6 @@ void run_chunks(const std::vector<Chunk>& chunks, bool parallel, const F& fn) {
   at::parallel_for(0, static_cast<int64_t>(chunks.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) fn(chunks[k], static_cast<size_t>(k));
   });
-}
-
-inline int dtype_code(at::ScalarType t) {
-  return t == at::kFloat ? 0 : (t == at::kBFloat16 ? 1 : 2);
 }
 
 // Byte offset of element `i` of a tensor whose elements are `itemsize` bytes.

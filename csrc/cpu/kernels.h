@@ -8,15 +8,14 @@
 // 276 us (at::vec's generic Vectorized does not vectorize sqrt / div well), torch's fused kernel 52 us.
 //
 // Every kernel works on one contiguous range of n elements of one tensor and uses fp32 math. Pointers are
-// untyped; the table is indexed by the dtype code of the tensors (kF32, kBF16, kF16) and, for optimizer
-// state, by whether the state is fp32 (0) or the param dtype (1).
+// untyped; the table is indexed by the dtype code of the tensors and, for optimizer state, by the state code
+// (fp32 or the param dtype): dtype_code() / state_code() in fastlit/dtypes.h.
+#include <fastlit/dtypes.h>
 #include <fastlit/math.h>
 
 #include <cstdint>
 
 namespace fastlit::cpu {
-
-enum DType : int { kF32 = 0, kBF16 = 1, kF16 = 2 };
 
 // Partial results of one norm range; combined by the caller.
 struct NormPartial {
@@ -35,11 +34,11 @@ using ClampFn = void (*)(void* x, int64_t n, float lo, float hi);
 
 struct Kernels {
   const char* name;
-  AdamFn adam[3][2];
-  SgdFn sgd[3][2];
-  NormFn norm[3];
-  UnscaleFn unscale[3];
-  ClampFn clamp[3];
+  AdamFn adam[kNumDtypes][kNumStateCodes];
+  SgdFn sgd[kNumDtypes][kNumStateCodes];
+  NormFn norm[kNumDtypes];
+  UnscaleFn unscale[kNumDtypes];
+  ClampFn clamp[kNumDtypes];
 };
 
 extern const Kernels kernels_default;

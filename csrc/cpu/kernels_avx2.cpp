@@ -6,7 +6,11 @@
 // at::vec and fastlit kernel code after it lives in namespaces of its own (CPU_CAPABILITY = AVX2), and
 // fastlit/math.h's functions are TU-local. math.h must come after the pragma (via kernels_impl.h) so that its
 // templates can inline the AVX2 vector operations.
-#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+//
+// A GCC debug build (setup.py's DEBUG=1: -O0, FASTLIT_DEBUG) has no AVX2 variant: GCC 12 crashes compiling this
+// file at -O0 (internal compiler error in convert_move, on a std::tuple of __m256 under the target pragma; -Og
+// and up compile it, and `#pragma GCC optimize` does not help). Such a build runs the baseline kernels.
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__) && !(defined(FASTLIT_DEBUG) && !defined(__clang__))
 #define CPU_CAPABILITY AVX2
 #define CPU_CAPABILITY_AVX2
 
@@ -38,6 +42,8 @@
 #include <c10/util/qint32.h>
 #include <c10/util/qint8.h>
 #include <c10/util/quint8.h>
+// fastlit's own shared inline functions (dtype_code, ...), kept out of the AVX2 section for the same reason.
+#include <fastlit/dtypes.h>
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
@@ -77,7 +83,7 @@ static_assert(std::is_constructible_v<fastlit::cpu::AVX2::Vec, __m256>,
 #pragma GCC pop_options
 #endif
 
-#else  // not x86-64 with GCC/Clang: no AVX2 variant
+#else  // not x86-64 with GCC/Clang, or a GCC debug build: no AVX2 variant
 
 #include "cpu/kernels.h"
 namespace fastlit::cpu {

@@ -214,7 +214,9 @@ using c10::BFloat16;
 using c10::Half;
 using namespace CPU_CAPABILITY;
 
-// Constant-initialised (function addresses only): no code from this instruction set runs at load time.
+// Constant-initialised (function addresses only): no code from this instruction set runs at load time. Rows in
+// dtype-code order (float, BFloat16, Half); columns in state-code order (fp32 state, state in the param dtype).
+static_assert(kNumDtypes == 3 && kNumStateCodes == 2, "fastlit/dtypes.h changed: update this table");
 extern const Kernels FASTLIT_KERNELS;
 const Kernels FASTLIT_KERNELS = {
     FASTLIT_KERNELS_NAME,

@@ -1,4 +1,4 @@
-// Loss-scaling ops on the CPU: fastlit::unscale_and_check_ and fastlit::update_scale_.
+// Loss scaling on the CPU: fastlit::unscale_and_check_.
 #include <torch/library.h>
 
 #include <fastlit/checks.h>
@@ -35,23 +35,10 @@ void unscale_and_check_cpu(at::TensorList grads, const at::Tensor& found_inf, co
   if (std::any_of(bad.begin(), bad.end(), [](char b) { return b != 0; })) *found_inf.data_ptr<float>() = 1.0f;
 }
 
-void update_scale_cpu(const at::Tensor& scale, const at::Tensor& growth_tracker, const at::Tensor& found_inf,
-                      double growth_factor, double backoff_factor, int64_t growth_interval) {
-  constexpr const char* op = "fastlit.update_scale_";
-  check_update_scale_inputs(op, scale, growth_tracker, found_inf);
-  float s = *scale.data_ptr<float>();
-  int tracker = *growth_tracker.data_ptr<int>();
-  update_scale(s, tracker, *found_inf.data_ptr<float>(), growth_factor, backoff_factor,
-               static_cast<int>(growth_interval));
-  *scale.data_ptr<float>() = s;
-  *growth_tracker.data_ptr<int>() = tracker;
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fastlit, CPU, m) {
   m.impl("unscale_and_check_", &unscale_and_check_cpu);
-  m.impl("update_scale_", &update_scale_cpu);
 }
 
 }  // namespace fastlit::cpu

@@ -36,8 +36,8 @@ void fused_sgd_cpu(at::TensorList params, at::TensorList grads, at::TensorList m
   std::vector<SgdTask> tasks(n);
   std::vector<int64_t> numels(n);
   for (size_t i = 0; i < n; ++i) {
-    const bool buf_low = use_buf && momentum_buffers[i].scalar_type() != at::kFloat;
-    tasks[i] = {k.sgd[dtype_code(params[i].scalar_type())][buf_low ? 1 : 0],
+    const int sd = use_buf ? state_code(momentum_buffers[i].scalar_type()) : 0;
+    tasks[i] = {k.sgd[dtype_code(params[i].scalar_type())][sd],
                 {params[i].data_ptr(), grads[i].data_ptr(), use_buf ? momentum_buffers[i].data_ptr() : nullptr},
                 params[i].element_size(),
                 use_buf ? momentum_buffers[i].element_size() : 0};

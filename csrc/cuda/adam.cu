@@ -90,7 +90,7 @@ void fused_adam_cuda(at::TensorList params, at::TensorList grads, at::TensorList
   DtypeGroups<5> groups;
   for (size_t i = 0; i < n; ++i) {
     const int pd = dtype_code(params[i].scalar_type());
-    const int sd = exp_avgs[i].scalar_type() == at::kFloat ? 0 : 1;
+    const int sd = state_code(exp_avgs[i].scalar_type());
     groups[pd][sd].add({params[i].data_ptr(), grads[i].data_ptr(), exp_avgs[i].data_ptr(),
                         exp_avg_sqs[i].data_ptr(), amsgrad ? max_exp_avg_sqs[i].data_ptr() : nullptr},
                        params[i].numel(), state_steps[i].data_ptr());

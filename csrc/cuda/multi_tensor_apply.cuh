@@ -10,9 +10,7 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
-
+#include <fastlit/dtypes.h>
 #include <fastlit/math.h>
 
 #include <array>
@@ -160,29 +158,15 @@ __device__ inline GradScaling device_grad_scaling(const float* grad_scale, const
   return s;
 }
 
-inline int dtype_code(at::ScalarType t) {
-  return t == at::kFloat ? 0 : (t == at::kBFloat16 ? 1 : 2);
-}
-
-// Calls fn(T{}) with T the C++ type of dtype code 0 / 1 / 2 (float, BFloat16, Half).
-template <class Fn>
-void dispatch_float(int code, Fn&& fn) {
-  switch (code) {
-    case 0: fn(float{}); break;
-    case 1: fn(c10::BFloat16{}); break;
-    default: fn(c10::Half{}); break;
-  }
-}
-
-// Launch groups by dtype: [param dtype code][0: fp32 state, 1: state in the param dtype]. Calls
-// fn(P{}, S{}, refs) for every non-empty group, P / S being the C++ param and state types.
+// Launch groups by dtype: [dtype_code(param)][state_code(state)] (fastlit/dtypes.h). Calls fn(P{}, S{}, refs)
+// for every non-empty group, P / S being the C++ param and state types.
 template <int depth>
-using DtypeGroups = std::array<std::array<TensorRefs<depth>, 2>, 3>;
+using DtypeGroups = std::array<std::array<TensorRefs<depth>, kNumStateCodes>, kNumDtypes>;
 
 template <int depth, class Fn>
 void for_each_group(const DtypeGroups<depth>& groups, Fn&& fn) {
-  for (int pd = 0; pd < 3; ++pd) {
-    for (int sd = 0; sd < 2; ++sd) {
+  for (int pd = 0; pd < kNumDtypes; ++pd) {
+    for (int sd = 0; sd < kNumStateCodes; ++sd) {
       const TensorRefs<depth>& refs = groups[pd][sd];
       if (refs.numel.empty()) continue;
       dispatch_float(pd, [&](auto p) {
@@ -200,12 +184,12 @@ void for_each_group(const DtypeGroups<depth>& groups, Fn&& fn) {
 // given, travels with tensor i (TensorListMeta::extra_idx).
 template <template <class> class F, class... Args>
 void apply_by_dtype(at::TensorList ts, const std::vector<int64_t>* extra_idx, Args... args) {
-  std::array<TensorRefs<1>, 3> groups;
+  std::array<TensorRefs<1>, kNumDtypes> groups;
   for (size_t i = 0; i < ts.size(); ++i) {
     groups[dtype_code(ts[i].scalar_type())].add({ts[i].data_ptr()}, ts[i].numel(), nullptr,
                                                 extra_idx ? (*extra_idx)[i] : 0);
   }
-  for (int code = 0; code < 3; ++code) {
+  for (int code = 0; code < kNumDtypes; ++code) {
     if (groups[code].numel.empty()) continue;
     dispatch_float(code, [&](auto tag) { multi_tensor_apply<1>(groups[code], F<decltype(tag)>{}, args...); });
   }

@@ -1,4 +1,4 @@
-// Loss-scaling ops on CUDA: fastlit::unscale_and_check_ and fastlit::update_scale_ (no host sync in either).
+// Loss scaling on CUDA: fastlit::unscale_and_check_ (no host sync).
 #include <torch/library.h>
 
 #include <fastlit/checks.h>
@@ -40,27 +40,10 @@ void unscale_and_check_cuda(at::TensorList grads, const at::Tensor& found_inf, c
                                  found_inf.data_ptr<float>());
 }
 
-__global__ void update_scale_kernel(float* scale, int* growth_tracker, const float* found_inf, double growth,
-                                    double backoff, int interval) {
-  update_scale(*scale, *growth_tracker, *found_inf, growth, backoff, interval);
-}
-
-void update_scale_cuda(const at::Tensor& scale, const at::Tensor& growth_tracker, const at::Tensor& found_inf,
-                       double growth_factor, double backoff_factor, int64_t growth_interval) {
-  constexpr const char* op = "fastlit.update_scale_";
-  check_update_scale_inputs(op, scale, growth_tracker, found_inf);
-  c10::cuda::OptionalCUDAGuard guard(scale.device());
-  update_scale_kernel<<<1, 1, 0, c10::cuda::getCurrentCUDAStream()>>>(
-      scale.data_ptr<float>(), growth_tracker.data_ptr<int>(), found_inf.data_ptr<float>(), growth_factor,
-      backoff_factor, static_cast<int>(growth_interval));
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fastlit, CUDA, m) {
   m.impl("unscale_and_check_", &unscale_and_check_cuda);
-  m.impl("update_scale_", &update_scale_cuda);
 }
 
 }  // namespace fastlit::cuda

@@ -66,7 +66,7 @@ void fused_sgd_cuda(at::TensorList params, at::TensorList grads, at::TensorList 
   DtypeGroups<3> groups;
   for (size_t i = 0; i < n; ++i) {
     const int pd = dtype_code(params[i].scalar_type());
-    const int sd = use_buf && momentum_buffers[i].scalar_type() != at::kFloat ? 1 : 0;
+    const int sd = use_buf ? state_code(momentum_buffers[i].scalar_type()) : 0;
     groups[pd][sd].add({params[i].data_ptr(), grads[i].data_ptr(),
                         use_buf ? momentum_buffers[i].data_ptr() : nullptr},
                        params[i].numel());

@@ -1,8 +1,9 @@
 """``LightningModule.load_from_checkpoint`` / ``LightningDataModule.load_from_checkpoint``."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import IO, Any, Optional, Union
+from typing import IO, Any, Callable, Optional, Union
 
 import torch
 
@@ -26,7 +27,7 @@ def load_from_checkpoint(cls: type, checkpoint_path: Union[str, Path, IO], map_l
 
         hparams.update(load_hparams_from_yaml(hparams_file) or {})
     hparams.update(kwargs)
-    obj = _instantiate(cls, hparams)
+    obj = _instantiate(cls, hparams, _trusted_instantiator(hparams.pop("_instantiator", None)))
     if is_dm:
         key = cls.__qualname__
         if key in checkpoint:
@@ -53,18 +54,49 @@ def load_from_checkpoint(cls: type, checkpoint_path: Union[str, Path, IO], map_l
     return obj
 
 
-def _instantiate(cls: type, hparams: dict[str, Any]) -> Any:
+# what LightningCLI runs store as `_instantiator` (fastlit's, and Lightning's under both its package names): each
+# rebuilds the object with fastlit.cli.instantiate_module. Nothing else is called: a checkpoint must not name code
+_TRUSTED_INSTANTIATORS = ("fastlit.cli.instantiate_module", "lightning.pytorch.cli.instantiate_module",
+                          "pytorch_lightning.cli.instantiate_module")
+
+
+def _trusted_instantiator(path: Any) -> Optional[Callable[[type, dict[str, Any]], Any]]:
+    if path is None:
+        return None
+    if not isinstance(path, str) or path not in _TRUSTED_INSTANTIATORS:
+        raise ValueError(f"The instantiator {path!r} from the checkpoint is not in the allowlist of trusted "
+                         f"instantiators {_TRUSTED_INSTANTIATORS} and was blocked to prevent arbitrary code execution.")
+    from fastlit.cli import instantiate_module
+
+    return instantiate_module
+
+
+def _instantiate(cls: type, hparams: dict[str, Any], instantiator: Optional[Callable[..., Any]] = None) -> Any:
     import inspect
 
     params = inspect.signature(cls.__init__).parameters
     takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
     args = hparams if takes_kwargs else {k: v for k, v in hparams.items() if k in params}
+    if instantiator is not None and "_class_path" in args and not _imported_subclass(args["_class_path"], cls):
+        raise ValueError(f"The class {args['_class_path']!r} requested by the checkpoint does not resolve to an already "
+                         f"imported subclass of {cls.__name__} and was blocked to prevent arbitrary code execution. "
+                         "If you trust this checkpoint, import the module that defines the class before loading.")
     try:
-        return cls(**args)
+        return instantiator(cls, args) if instantiator is not None else cls(**args)
     except TypeError as e:
         raise TypeError(f"Could not build {cls.__name__} from the checkpoint's hyperparameters {sorted(args)}: {e}. "
                         "Pass the missing __init__ arguments to `load_from_checkpoint(..., name=value)`, or call "
                         "`self.save_hyperparameters()` in `__init__` before saving.") from e
+
+
+def _imported_subclass(class_path: Any, cls: type) -> bool:
+    """Whether ``class_path`` names a subclass of ``cls`` in a module already imported (looks only in
+    ``sys.modules``: checking a checkpoint never imports code)."""
+    if not isinstance(class_path, str) or "." not in class_path:
+        return False
+    module_name, name = class_path.rsplit(".", 1)
+    found = getattr(sys.modules.get(module_name), name, None)
+    return isinstance(found, type) and issubclass(found, cls)
 
 
 def _state_device(state_dict: dict[str, Any]) -> Optional[torch.device]:

@@ -13,7 +13,7 @@ from torch.optim.optimizer import Optimizer, _global_optimizer_post_hooks, _glob
 
 from fastlit import _ext, ops
 
-_LOW_PRECISION = (torch.bfloat16, torch.float16)
+_LOW_PRECISION = tuple(d for d in ops.SUPPORTED_DTYPES if d != torch.float32)  # these get fp32 state
 
 
 def is_dense(t: Tensor) -> bool:
@@ -244,8 +244,8 @@ class FusedOptimizerMixin:
             self.last_grad_norm = torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
         saved = [(g.get("fused"), g.get("foreach")) for g in self.param_groups]
         try:
-            for g in self.param_groups:
-                fused_ok = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, *_LOW_PRECISION)
+            for g in self.param_groups:  # torch's fused step takes every dtype fastlit's ops take
+                fused_ok = all(p.device.type in ("cpu", "cuda") and p.dtype in ops.SUPPORTED_DTYPES
                                for p in g["params"])
                 g["fused"], g["foreach"] = (True, None) if fused_ok else (None, True)
             _TORCH_STEP[type(self)._torch_base](self)

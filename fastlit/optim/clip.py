@@ -11,7 +11,6 @@ from fastlit import _ext, ops
 from fastlit.optim._base import is_dense
 
 _Params = Union[Tensor, Iterable[Tensor]]
-_FLOATS = (torch.float32, torch.bfloat16, torch.float16)
 
 
 def _params(parameters: _Params) -> List[Tensor]:
@@ -25,7 +24,7 @@ def _by_device(grads: List[Tensor]) -> Optional[Dict[torch.device, List[Tensor]]
         return None
     out: Dict[torch.device, List[Tensor]] = {}
     for g in grads:
-        if g.is_sparse or g.dtype not in _FLOATS or not is_dense(g):
+        if g.is_sparse or g.dtype not in ops.SUPPORTED_DTYPES or not is_dense(g):
             return None
         out.setdefault(g.device, []).append(g)
     return out

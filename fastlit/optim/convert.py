@@ -6,14 +6,14 @@ from typing import Dict, Optional, Tuple, Type
 
 import torch
 
-from fastlit import _ext
+from fastlit import _ext, ops
 from fastlit.optim._base import FusedOptimizerMixin, is_dense
 from fastlit.optim.adam import FusedAdam, FusedAdamW
 from fastlit.optim.sgd import FusedSGD
 
 _FUSED_FOR: Dict[type, type] = {torch.optim.Adam: FusedAdam, torch.optim.AdamW: FusedAdamW, torch.optim.SGD: FusedSGD}
 _SWAPPED: Dict[type, type] = {}
-_FLOATS = (torch.float32, torch.bfloat16, torch.float16)
+_DTYPE_NAMES = ", ".join(str(d).replace("torch.", "") for d in ops.SUPPORTED_DTYPES)
 
 
 def _swap_class(original: type) -> type:
@@ -29,6 +29,7 @@ def _swap_class(original: type) -> type:
 def _unsupported(optimizer: torch.optim.Optimizer) -> Optional[str]:
     cls = type(optimizer)
     if not _ext.EXT_AVAILABLE:
+        _ext.warn_if_missing()  # a pure-Python install or a broken build trains on torch's ops: say so, once
         return f"fastlit's compiled ops are unavailable ({_ext.EXT_ERROR})"
     if cls not in _FUSED_FOR:
         bases = [b.__name__ for b in _FUSED_FOR if isinstance(optimizer, b)]
@@ -45,8 +46,8 @@ def _unsupported(optimizer: torch.optim.Optimizer) -> Optional[str]:
             if any(isinstance(v, torch.Tensor) for v in values):
                 return f"param_groups[{i}]['{key}'] is a tensor"
         for p in group["params"]:
-            if p.dtype not in _FLOATS:
-                return f"a parameter has dtype {p.dtype} (fused ops take float32, bfloat16, float16)"
+            if p.dtype not in ops.SUPPORTED_DTYPES:
+                return f"a parameter has dtype {p.dtype} (fused ops take {_DTYPE_NAMES})"
             if p.device.type not in ("cpu", "cuda") or (p.device.type == "cuda" and not _ext._C.with_cuda()):
                 return f"a parameter is on {p.device}, which fastlit._C was not built for"
             if p.layout != torch.strided or not is_dense(p):

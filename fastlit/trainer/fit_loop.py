@@ -32,7 +32,6 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
     """``trainer.fit``'s loop: sanity check, then epochs until a stop condition."""
     module = t.lightning_module
     t._val_given, t._val_ready = val_given, False
-    t._val_defined = val_given is not None or data_mod._source_has(t.datamodule or module, "val_dataloader")
     t._val_loaders, t.num_val_batches = [], []
     if t.enable_validation and t.num_sanity_val_steps > 0 and not t._resuming:
         eval_loop.run_sanity_check(t)

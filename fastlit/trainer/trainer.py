@@ -386,6 +386,9 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         self._resuming = False
         if fn == TrainerFn.FITTING:
             _verify_fit_config(model, self.datamodule, loaders.get("train"), loaders.get("val"))
+            # known before the setup hooks, as in Lightning (`trainer.enable_validation` in a callback's setup)
+            self._val_defined = loaders.get("val") is not None or data_mod._source_has(
+                self.datamodule or model, "val_dataloader")
             if not model.automatic_optimization and self.gradient_clip_val:
                 raise MisconfigurationException(
                     "Automatic gradient clipping is not supported for manual optimization. Remove "

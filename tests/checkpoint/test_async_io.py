@@ -9,6 +9,7 @@ import errno
 import io
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -449,7 +450,8 @@ def test_sigkill_during_writes_never_leaves_a_broken_checkpoint(tmp_path, backen
         assert proc.poll() is None, f"run {run}: the writer died before the kill:\n{proc.stderr_lines.text()[-3000:]}"
         proc.send_signal(signal.SIGKILL)
         out, _ = finish(proc, 60)
-        durable = [int(line.split()[1]) for line in out.splitlines() if line.startswith("durable")]
+        # a complete "durable N" line only: the kill may cut the child between writing the word and the number
+        durable = [int(line.split()[1]) for line in out.splitlines() if re.fullmatch(r"durable \d+", line)]
         files = sorted(f for f in os.listdir(d) if not f.startswith("."))  # dot files: abandoned temp files
         assert set(files) <= {"ckpt-0.ckpt", "ckpt-1.ckpt", "ckpt-2.ckpt", "last.ckpt"}
         steps = {}

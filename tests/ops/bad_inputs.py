@@ -38,7 +38,7 @@ def _expanded(like: torch.Tensor) -> torch.Tensor:
 
 
 # How c10 names dtypes in messages.
-C10_NAME = {torch.float64: "Double", torch.float32: "Float", torch.int32: "Int", torch.int64: "Long"}
+C10_NAME = {torch.float64: "Double", torch.float32: "Float", torch.int32: "Int"}
 
 
 def _q(s: str) -> str:
@@ -242,40 +242,6 @@ def _grads(dev):
     return [torch.randn(4, 3, device=dev) * 100, torch.randn(5, device=dev).half()]
 
 
-def _update_scale_cases(dev, other):
-    name, D, O = r"fastlit\.update_scale_", _dev(dev), _dev(other)
-
-    def build():
-        return [torch.tensor(8.0, device=dev), torch.zeros((), dtype=torch.int32, device=dev),
-                torch.tensor(1.0, device=dev), 2.0, 0.5, 2]
-
-    out = []
-
-    def case(cid, pos, fn, message):
-        def make():
-            args = build()
-            args[pos] = fn(args[pos])
-            return args
-        out.append(Case("update_scale_", cid, make, f"{name}: {message}"))
-
-    case("scale-dtype", 0, lambda t: t.double(), r"scale must be a one-element float32 tensor, got dtype Double")
-    case("scale-numel", 0, lambda t: t.repeat(2), r"scale must be a one-element float32 tensor, got dtype Float with 2")
-    # scale fixes the device: a scale elsewhere is reported on the first tensor that disagrees with it
-    case("scale-device", 0, lambda t: t.to(other), rf"found_inf is on {D} but the tensors are on {O}")
-    case("found_inf-dtype", 2, lambda t: t.double(),
-         r"found_inf must be a one-element float32 tensor, got dtype Double")
-    case("found_inf-numel", 2, lambda t: t.repeat(2),
-         r"found_inf must be a one-element float32 tensor, got dtype Float with 2 elements")
-    case("found_inf-device", 2, lambda t: t.to(other), rf"found_inf is on {O} but the tensors are on {D}")
-    tracker = rf"growth_tracker must be a one-element int32 tensor on {D} "
-    for dt in (torch.float32, torch.int64):
-        case(f"growth_tracker-dtype-{dt}", 1, lambda t, dt=dt: t.to(dt),
-             tracker + rf"\(got {C10_NAME[dt]}, 1 elements, on {D}\)")
-    case("growth_tracker-numel", 1, lambda t: t.repeat(2), tracker + rf"\(got Int, 2 elements, on {D}\)")
-    case("growth_tracker-device", 1, lambda t: t.to(other), tracker + rf"\(got Int, 1 elements, on {O}\)")
-    return out
-
-
 def cases(dev: str = "cpu", other: str = "meta") -> list[Case]:
     """Every bad-input case of every op, with valid arguments on `dev` and the misplaced tensor on `other`."""
     return [
@@ -286,7 +252,6 @@ def cases(dev: str = "cpu", other: str = "meta") -> list[Case]:
         *_list_op_cases("unscale_and_check_", lambda d: [_grads(d), torch.zeros((), device=d),
                                                          torch.tensor(0.25, device=d)], 0,
                         {"found_inf": 1, "inv_scale": 2}, dev, other),
-        *_update_scale_cases(dev, other),
         *_list_op_cases("clip_grad_value_", lambda d: [_grads(d), 0.5], 0, {}, dev, other),
     ]
 
@@ -298,13 +263,11 @@ def valid_args(op: str, dev: str = "cpu") -> list:
         "fused_sgd_": lambda: [_sgd_args(dev)[k] for k in SGD_ORDER],
         "multi_tensor_l2norm": lambda: [_grads(dev), 2.0, True, 1.0, torch.tensor(0.5, device=dev)],
         "unscale_and_check_": lambda: [_grads(dev), torch.zeros((), device=dev), torch.tensor(0.25, device=dev)],
-        "update_scale_": lambda: [torch.tensor(8.0, device=dev), torch.zeros((), dtype=torch.int32, device=dev),
-                                  torch.tensor(1.0, device=dev), 2.0, 0.5, 2],
         "clip_grad_value_": lambda: [_grads(dev), 0.5],
     }[op]()
 
 
-OPS = ["fused_adam_", "fused_sgd_", "multi_tensor_l2norm", "unscale_and_check_", "update_scale_", "clip_grad_value_"]
+OPS = ["fused_adam_", "fused_sgd_", "multi_tensor_l2norm", "unscale_and_check_", "clip_grad_value_"]
 
 
 def call(op: str, args: list, kernel: str):

@@ -69,3 +69,35 @@ def test_op_suite_passes_on_baseline_kernels():
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *files],
                          capture_output=True, text=True, env={**os.environ, "FASTLIT_CPU_DEFAULT": "1"}, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+def test_missing_extension_trains_on_torch_and_warns_once():
+    # What a pure-Python install (setup.py with FASTLIT_NO_EXTENSION=1) or a broken build looks like: no
+    # fastlit._C. A fit with torch's Adam still runs, and says once why it is slower.
+    code = (
+        "import sys, warnings\n"
+        "sys.modules['fastlit._C'] = None\n"
+        "import torch, fastlit as pl\n"
+        "from fastlit._ext import EXT_AVAILABLE, EXT_ERROR\n"
+        "assert not EXT_AVAILABLE and 'fastlit._C' in EXT_ERROR, EXT_ERROR\n"
+        "class M(pl.LightningModule):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(); self.lin = torch.nn.Linear(4, 1)\n"
+        "    def training_step(self, batch, i):\n"
+        "        return self.lin(batch[0]).pow(2).mean()\n"
+        "    def configure_optimizers(self):\n"
+        "        return torch.optim.Adam(self.parameters(), lr=0.1)\n"
+        "data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 4)), batch_size=4)\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    for _ in range(2):\n"
+        "        pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,\n"
+        "                   enable_progress_bar=False, enable_model_summary=False).fit(M(), data)\n"
+        "msgs = [str(x.message) for x in w if 'fastlit._C' in str(x.message)]\n"
+        "assert len(msgs) == 1, msgs\n"
+        "print(msgs[0])\n"
+    )
+    out = _run(code)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "falling back to torch's" in out.stdout and "pip install --no-build-isolation -e ." in out.stdout
+    assert "FASTLIT_NO_EXTENSION" in out.stdout

@@ -68,3 +68,25 @@ def test_trainer_attributes_match_lightning(kw: dict, tmp_path: Any) -> None:
 
 def _rel(path: Any, root: Any) -> Any:
     return os.path.relpath(path, root) if path else path
+
+
+@pytest.mark.parametrize("with_val", [True, False])
+def test_attributes_seen_by_setup_hooks_match_lightning(with_val: bool, tmp_path: Any) -> None:
+    """What a callback reads in ``setup``/``on_fit_start`` (e.g. ``enable_validation``, which ThroughputMonitor
+    uses to prepare its validation meter) is what Lightning shows there."""
+    seen = {}
+    for pl in (pl_lightning, fastlit):
+        class Spy(pl.Callback):
+            def setup(self, trainer, pl_module, stage):
+                seen[pl.__name__, "setup"] = _attrs(trainer)
+
+            def on_fit_start(self, trainer, pl_module):
+                seen[pl.__name__, "fit_start"] = _attrs(trainer)
+
+        trainer = pl.Trainer(**quiet(default_root_dir=str(tmp_path / pl.__name__), max_epochs=1, callbacks=[Spy()]))
+        trainer.fit(models(pl).BoringModel(), randn_loader(16), randn_loader(8) if with_val else None)
+    for hook in ("setup", "fit_start"):
+        ours, theirs = seen["fastlit", hook], seen["pytorch_lightning", hook]
+        ours.pop("min_epochs"), theirs.pop("min_epochs")  # Lightning's fit loop resolves None to 0 later on
+        assert ours == theirs, hook
+        assert ours["enable_validation"] is with_val

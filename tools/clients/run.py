@@ -106,7 +106,8 @@ def make_wikitext2(path: Path) -> None:
 
 def run_side(side: str, script: Path, args: list[str], cwd: Path, pythonpath: list[Path], env_extra: dict) -> dict:
     out = cwd / f"{side}.json"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, pythonpath)), **env_extra)
+    # this checkout's fastlit first: the runner tests the tree it is in, not whichever fastlit pip installed
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, [REPO, *pythonpath])), **env_extra)
     t0 = time.time()
     proc = subprocess.run([sys.executable, str(HERE / "launch.py"), side, str(out), str(script), *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=900)

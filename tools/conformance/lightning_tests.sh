@@ -275,7 +275,10 @@ import torch
 import peer_shims
 
 _TIMEOUT = float(os.environ.get("PEER_TEST_TIMEOUT", "60"))
-_LOG = os.environ.get("PEER_RESULTS_LOG")
+# A DDP launcher that re-runs the command (fastlit's, Lightning's "ddp") starts the whole pytest session again as
+# rank 1..N-1; those copies must not record results (a rank != 0 suppresses rank-zero logs, which tests check).
+_LOG = os.environ.get("PEER_RESULTS_LOG") if os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) == "0" \
+    else None
 _IMPL = os.environ.get("PEER_IMPL", "pytorch_lightning")
 _starts = {}
 

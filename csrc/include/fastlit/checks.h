@@ -3,15 +3,12 @@
 // offending tensor, and the fix.
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
+#include <fastlit/dtypes.h>
 
 #include <cmath>
 #include <optional>
 
 namespace fastlit {
-
-inline bool is_supported_float(at::ScalarType t) {
-  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
-}
 
 // Every list in `lists` must have as many tensors as the first one (`names` labels them in errors).
 // A list may also be empty when `optional_empty` is set for it (max_exp_avg_sqs without amsgrad).
@@ -45,7 +42,7 @@ inline void check_like_param(const char* op, const char* what, size_t i, const a
 
 inline void check_float_tensor(const char* op, const char* what, size_t i, const at::Tensor& t) {
   TORCH_CHECK(is_supported_float(t.scalar_type()), op, ": ", what, "[", i, "] has dtype ", t.scalar_type(),
-              "; fastlit's fused ops support float32, bfloat16 and float16.");
+              "; fastlit's fused ops support ", kSupportedDtypesText, ".");
 }
 
 // Tensors whose element order does not matter (norms, clamping, unscaling): dense float tensors, any memory
@@ -174,17 +171,6 @@ inline bool check_norm_type(const char* op, double norm_type) {
   TORCH_CHECK(norm_type == 2.0 || inf_norm, op, ": norm_type must be 2 or inf, got ", norm_type,
               "; use torch.nn.utils.clip_grad_norm_ / torch.linalg.vector_norm for other norms.");
   return inf_norm;
-}
-
-inline void check_update_scale_inputs(const char* op, const at::Tensor& scale, const at::Tensor& growth_tracker,
-                                      const at::Tensor& found_inf) {
-  check_scalar(op, "scale", scale, scale.device());
-  check_scalar(op, "found_inf", found_inf, scale.device());
-  TORCH_CHECK(growth_tracker.numel() == 1 && growth_tracker.scalar_type() == at::kInt &&
-                  growth_tracker.device() == scale.device(),
-              op, ": growth_tracker must be a one-element int32 tensor on ", scale.device(), " (got ",
-              growth_tracker.scalar_type(), ", ", growth_tracker.numel(), " elements, on ", growth_tracker.device(),
-              ").");
 }
 
 }  // namespace fastlit

@@ -134,23 +134,5 @@ FASTLIT_HDI float clip_factor(float norm, float max_norm, float inv_scale) {
   return inv_scale * FloatMath::min(max_norm / (norm + 1e-6f), 1.0f);
 }
 
-// aten::_amp_update_scale_ on plain values (the products are taken in double, as torch does).
-FASTLIT_HDI void update_scale(float& scale, int& growth_tracker, float found_inf, double growth_factor,
-                              double backoff_factor, int growth_interval) {
-  if (found_inf != 0.0f) {
-    scale = static_cast<float>(scale * backoff_factor);
-    growth_tracker = 0;
-    return;
-  }
-  const int successful = growth_tracker + 1;
-  if (successful == growth_interval) {
-    const float grown = static_cast<float>(scale * growth_factor);
-    if (grown - grown == 0.0f) scale = grown;  // finite (inf - inf and nan - nan are nan)
-    growth_tracker = 0;
-  } else {
-    growth_tracker = successful;
-  }
-}
-
 }  // namespace
 }  // namespace fastlit

@@ -5,7 +5,9 @@ import copy
 import inspect
 import types
 from argparse import Namespace
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Optional, Union
 
 from fastlit.utilities.parsing import AttributeDict, save_hyperparameters  # noqa: F401  (Lightning exports it)
@@ -54,6 +56,22 @@ def collect_init_args(frame: types.FrameType) -> dict[str, Any]:
     return merged
 
 
+# Set by LightningCLI while it builds a module: save_hyperparameters() then stores these (the parsed config, with
+# class paths and the function that rebuilds it) instead of the objects __init__ received.
+_given_hyperparameters: ContextVar[Optional[dict[str, Any]]] = ContextVar("_given_hyperparameters", default=None)
+
+
+@contextmanager
+def _given_hyperparameters_context(hparams: dict[str, Any], instantiator: str) -> Iterator[None]:
+    """While active, ``save_hyperparameters()`` saves ``hparams`` plus ``_instantiator`` (an import path that
+    ``load_from_checkpoint`` calls to rebuild the object)."""
+    token = _given_hyperparameters.set({**hparams, "_instantiator": instantiator})
+    try:
+        yield
+    finally:
+        _given_hyperparameters.reset(token)
+
+
 class HyperparametersMixin:
     """Adds ``save_hyperparameters``, ``hparams`` and ``hparams_initial``."""
 
@@ -84,7 +102,11 @@ class HyperparametersMixin:
         if frame is None:
             current = inspect.currentframe()
             frame = current.f_back if current is not None else None
-        init_args = collect_init_args(frame) if frame is not None else {}
+        given = _given_hyperparameters.get()
+        if given is not None:
+            init_args = dict(given)
+        else:
+            init_args = collect_init_args(frame) if frame is not None else {}
         if isinstance(ignore, str):
             ignore = [ignore]
         ignore = [a for a in (ignore or []) if isinstance(a, str)]
