@@ -14,6 +14,7 @@ from jsonargparse import ArgumentParser, Namespace, class_from_function, registe
 from torch.optim import Optimizer
 
 from fastlit import Callback, LightningDataModule, LightningModule, Trainer
+from fastlit._cli_types import LRSchedulerTypeTuple
 from fastlit.utilities.exceptions import MisconfigurationException
 from fastlit.utilities.rank_zero import rank_zero_warn
 
@@ -111,8 +112,6 @@ class LightningArgumentParser(ArgumentParser):
             nested_key: the key the arguments go under.
             link_to: a parser key the scheduler is linked to, or ``"AUTOMATIC"``.
         """
-        from fastlit.cli import LRSchedulerTypeTuple
-
         if lr_scheduler_class is None:
             lr_scheduler_class = LRSchedulerTypeTuple
         classes = lr_scheduler_class if isinstance(lr_scheduler_class, tuple) else (lr_scheduler_class,)

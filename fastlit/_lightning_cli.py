@@ -21,8 +21,8 @@ from torch.optim import Optimizer
 
 from fastlit import Callback, LightningDataModule, LightningModule, Trainer, seed_everything
 from fastlit.__about__ import __version__
-from fastlit.cli import (ArgsType, LightningArgumentParser, LRSchedulerTypeTuple, LRSchedulerTypeUnion,
-                         ReduceLROnPlateau, SaveConfigCallback, instantiate_class)
+from fastlit._cli_support import ArgsType, LightningArgumentParser, SaveConfigCallback, instantiate_class
+from fastlit._cli_types import LRSchedulerTypeTuple, LRSchedulerTypeUnion, ReduceLROnPlateau
 from fastlit.core.mixins.hparams_mixin import _given_hyperparameters_context
 from fastlit.utilities.exceptions import MisconfigurationException
 from fastlit.utilities.model_helpers import is_overridden

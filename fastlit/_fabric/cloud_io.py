@@ -7,7 +7,8 @@ from typing import IO, Any, Union
 import torch
 
 from fastlit._fabric.types import _MAP_LOCATION_TYPE, _PATH
-from fastlit.utilities.cloud_io import get_filesystem, pl_load
+from fastlit.checkpoint.io import pl_load
+from fastlit.utilities.cloud_io import get_filesystem
 
 
 def _load(path_or_url: Union[IO, _PATH], map_location: _MAP_LOCATION_TYPE = None,

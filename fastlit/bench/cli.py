@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     if args.suite == ("gate",):
         if args.tolerance is None:
             args.tolerance = gate.WALL_TOLERANCE
-        return gate.run(args)
+        return gate.run(args, machine_info)
     if args.tolerance is None:
         args.tolerance = 0.10
 

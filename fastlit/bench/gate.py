@@ -101,9 +101,9 @@ def _table(title: str, current: dict[str, float], limits: dict[str, float], tole
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    from fastlit.bench.cli import machine_info
-
+def run(args: argparse.Namespace, machine_info: Callable[[int], dict[str, Any]]) -> int:
+    """``fastlit bench gate``; ``machine_info(threads)`` describes this machine (cli.py's, passed in so the gate
+    does not import the command that runs it)."""
     try:
         with open(args.baseline) as f:
             baseline = json.load(f)

@@ -5,9 +5,9 @@ from typing import Any, Optional
 
 from fastlit.callbacks.callback import Callback
 from fastlit.trainer import data as data_mod
-from fastlit.tuner._trial import lightning_hasattr
-from fastlit.tuner.batch_size_scaling import _scale_batch_size
+from fastlit.tuner.batch_size_scaling import scale_batch_size
 from fastlit.utilities.exceptions import MisconfigurationException, _TunerExitException
+from fastlit.utilities.parsing import lightning_hasattr
 from fastlit.utilities.rank_zero import rank_zero_warn
 
 _STAGE_KEY = {"fit": "train", "validate": "val", "test": "test", "predict": "predict"}
@@ -82,7 +82,7 @@ class BatchSizeFinder(Callback):
 
     def scale_batch_size(self, trainer: Any, pl_module: Any) -> None:
         """Run the search now; store the result in ``optimal_batch_size``."""
-        self.optimal_batch_size = _scale_batch_size(
+        self.optimal_batch_size = scale_batch_size(
             trainer, self._mode, self._steps_per_trial, self._init_val, self._max_trials, self._batch_arg_name,
             self._margin, self._max_val)
         if self._early_exit:

@@ -10,6 +10,8 @@ from typing import Any
 from torch import Tensor
 from torch.optim import Optimizer
 
+from fastlit.utilities.model_helpers import hook_base
+
 # Hooks that run per batch; the loop caches the overriding callbacks for these.
 BATCH_HOOKS = (
     "on_train_batch_start", "on_train_batch_end", "on_before_backward", "on_after_backward",
@@ -19,6 +21,7 @@ BATCH_HOOKS = (
 )
 
 
+@hook_base
 class Callback:
     """Base class for callbacks: override the hooks you need.
 

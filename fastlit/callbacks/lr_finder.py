@@ -1,12 +1,15 @@
 """``LearningRateFinder``: run an LR range test when ``fit`` starts and train with the suggested LR."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from fastlit.callbacks.callback import Callback
-from fastlit.tuner._trial import isolate_rng
-from fastlit.tuner.lr_finder import _lr_find, _LRFinder
+from fastlit.tuner.lr_finder import lr_find
 from fastlit.utilities.exceptions import _TunerExitException
+from fastlit.utilities.seed import isolate_rng
+
+if TYPE_CHECKING:
+    from fastlit.tuner.lr_finder import _LRFinder
 
 
 class LearningRateFinder(Callback):
@@ -52,10 +55,10 @@ class LearningRateFinder(Callback):
     def lr_find(self, trainer: Any, pl_module: Any) -> None:
         """Run the range test now; store the result in ``optimal_lr``."""
         with isolate_rng():
-            self.optimal_lr = _lr_find(trainer, pl_module, min_lr=self._min_lr, max_lr=self._max_lr,
-                                       num_training=self._num_training_steps, mode=self._mode,
-                                       early_stop_threshold=self._early_stop_threshold,
-                                       update_attr=self._update_attr, attr_name=self._attr_name)
+            self.optimal_lr = lr_find(trainer, pl_module, min_lr=self._min_lr, max_lr=self._max_lr,
+                                      num_training=self._num_training_steps, mode=self._mode,
+                                      early_stop_threshold=self._early_stop_threshold,
+                                      update_attr=self._update_attr, attr_name=self._attr_name)
         if self._early_exit:
             raise _TunerExitException()
 

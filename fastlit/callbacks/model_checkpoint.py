@@ -324,11 +324,12 @@ class ModelCheckpoint(Checkpoint):
 
     @staticmethod
     def _is_last_batch(trainer: Any) -> bool:
-        # Lightning's trainer.fit_loop.epoch_loop.batch_progress.is_last_batch; fastlit's Trainer keeps it flat
+        # Lightning's trainer.fit_loop.epoch_loop.batch_progress.is_last_batch; fastlit's Trainer keeps it in
+        # trainer._loop (a LoopState)
         progress = getattr(getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None), "batch_progress", None)
-        if progress is not None:
-            return bool(getattr(progress, "is_last_batch", False))
-        return bool(getattr(trainer, "_is_last_batch", False))
+        if progress is None:
+            progress = getattr(trainer, "_loop", None)
+        return bool(getattr(progress, "is_last_batch", False))
 
     @staticmethod
     def _validation_will_run(trainer: Any) -> bool:

@@ -219,6 +219,19 @@ def load(path: Union[_PATH, IO], map_location: Any = None, weights_only: Optiona
         ) from e
 
 
+def pl_load(path_or_url: Union[IO, _PATH], map_location: Any = None, weights_only: Optional[bool] = None) -> Any:
+    """Load a checkpoint from a file object, a local path or an http(s) URL (downloaded to torch.hub's cache);
+    Lightning's ``utilities.cloud_io.pl_load``.
+
+    Local files go through :func:`load` (``weights_only`` by default, clear errors for missing or corrupt files); a
+    URL defaults to ``weights_only=False`` as in Lightning, since a remote file is loaded whole.
+    """
+    if isinstance(path_or_url, (str, os.PathLike)) and str(path_or_url).startswith("http"):
+        return torch.hub.load_state_dict_from_url(str(path_or_url), map_location=map_location,
+                                                  weights_only=bool(weights_only))
+    return load(path_or_url, map_location=map_location, weights_only=weights_only)
+
+
 class CheckpointIO:
     """Lightning's checkpoint plugin interface: how checkpoints are written, read and removed."""
 

@@ -1,4 +1,5 @@
-"""``LightningModule.load_from_checkpoint`` / ``LightningDataModule.load_from_checkpoint``."""
+"""``LightningModule.load_from_checkpoint`` / ``LightningDataModule.load_from_checkpoint``, and loading a
+state dict into a module with an error that says what to do."""
 from __future__ import annotations
 
 import sys
@@ -7,33 +8,16 @@ from typing import IO, Any, Callable, Optional, Union
 
 import torch
 
-from fastlit.checkpoint.connector import load_state_dict
 from fastlit.checkpoint.io import load
 
 
 def load_from_checkpoint(cls: type, checkpoint_path: Union[str, Path, IO], map_location: Any = None,
                          hparams_file: Optional[Union[str, Path]] = None, strict: Optional[bool] = None,
                          weights_only: Optional[bool] = None, **kwargs: Any) -> Any:
-    """Build ``cls`` from the checkpoint's hyperparameters (``kwargs`` win) and load its state."""
-    checkpoint = load(checkpoint_path, map_location=map_location if map_location is not None else "cpu",
-                      weights_only=weights_only)
-    from fastlit.core.datamodule import LightningDataModule
-
-    is_dm = issubclass(cls, LightningDataModule)
-    hp_key = "datamodule_hyper_parameters" if is_dm else "hyper_parameters"
-    hparams = dict(checkpoint.get(hp_key) or {})
-    if hparams_file is not None:
-        from fastlit.core.saving import load_hparams_from_yaml
-
-        hparams.update(load_hparams_from_yaml(hparams_file) or {})
-    hparams.update(kwargs)
-    obj = _instantiate(cls, hparams, _trusted_instantiator(hparams.pop("_instantiator", None)))
-    if is_dm:
-        key = cls.__qualname__
-        if key in checkpoint:
-            obj.load_state_dict(checkpoint[key])
-        obj.on_load_checkpoint(checkpoint)
-        return obj
+    """A LightningModule class ``cls`` built from the checkpoint's hyperparameters (``kwargs`` win), its weights
+    loaded."""
+    checkpoint, obj = _build(cls, "hyper_parameters", checkpoint_path, map_location, hparams_file, weights_only,
+                             kwargs)
     obj.on_load_checkpoint(checkpoint)
     if "state_dict" not in checkpoint:
         raise KeyError(f"The checkpoint {checkpoint_path!r} has no 'state_dict'; it is not a Lightning/fastlit checkpoint.")
@@ -54,6 +38,47 @@ def load_from_checkpoint(cls: type, checkpoint_path: Union[str, Path, IO], map_l
     return obj
 
 
+def load_datamodule_from_checkpoint(cls: type, checkpoint_path: Union[str, Path, IO], map_location: Any = None,
+                                    hparams_file: Optional[Union[str, Path]] = None,
+                                    weights_only: Optional[bool] = None, **kwargs: Any) -> Any:
+    """A LightningDataModule class ``cls`` built from the checkpoint's datamodule hyperparameters (``kwargs``
+    win), its saved state loaded."""
+    checkpoint, obj = _build(cls, "datamodule_hyper_parameters", checkpoint_path, map_location, hparams_file,
+                             weights_only, kwargs)
+    key = cls.__qualname__
+    if key in checkpoint:
+        obj.load_state_dict(checkpoint[key])
+    obj.on_load_checkpoint(checkpoint)
+    return obj
+
+
+def load_state_dict(module: torch.nn.Module, state_dict: dict[str, Any], strict: bool, source: Any) -> None:
+    """``module.load_state_dict`` with an error that lists missing/unexpected keys and names the file."""
+    try:
+        module.load_state_dict(state_dict, strict=strict)
+    except RuntimeError as e:
+        raise RuntimeError(
+            f"Error(s) loading the checkpoint {source!r} into {type(module).__name__}: {e}\nThe checkpoint was "
+            "saved from a model with different parameters. Build the model with the same architecture and "
+            "hyperparameters as when it was saved, or load a subset with `strict=False`.") from None
+
+
+def _build(cls: type, hp_key: str, checkpoint_path: Union[str, Path, IO], map_location: Any,
+           hparams_file: Optional[Union[str, Path]], weights_only: Optional[bool],
+           kwargs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The loaded checkpoint, and ``cls`` built from its ``hp_key`` hyperparameters, the hparams file's and
+    ``kwargs``, in that order of precedence (last wins)."""
+    checkpoint = load(checkpoint_path, map_location=map_location if map_location is not None else "cpu",
+                      weights_only=weights_only)
+    hparams = dict(checkpoint.get(hp_key) or {})
+    if hparams_file is not None:
+        from fastlit.core.saving import load_hparams_from_yaml
+
+        hparams.update(load_hparams_from_yaml(hparams_file) or {})
+    hparams.update(kwargs)
+    return checkpoint, _instantiate(cls, hparams, _trusted_instantiator(hparams.pop("_instantiator", None)))
+
+
 # what LightningCLI runs store as `_instantiator` (fastlit's, and Lightning's under both its package names): each
 # rebuilds the object with fastlit.cli.instantiate_module. Nothing else is called: a checkpoint must not name code
 _TRUSTED_INSTANTIATORS = ("fastlit.cli.instantiate_module", "lightning.pytorch.cli.instantiate_module",
@@ -66,7 +91,7 @@ def _trusted_instantiator(path: Any) -> Optional[Callable[[type, dict[str, Any]]
     if not isinstance(path, str) or path not in _TRUSTED_INSTANTIATORS:
         raise ValueError(f"The instantiator {path!r} from the checkpoint is not in the allowlist of trusted "
                          f"instantiators {_TRUSTED_INSTANTIATORS} and was blocked to prevent arbitrary code execution.")
-    from fastlit.cli import instantiate_module
+    from fastlit._cli_support import instantiate_module
 
     return instantiate_module
 

@@ -6,8 +6,10 @@ from typing import IO, Any, Optional, Union
 
 from fastlit.core.hooks import DataHooks
 from fastlit.core.mixins import HyperparametersMixin
+from fastlit.utilities.model_helpers import hook_base
 
 
+@hook_base
 class LightningDataModule(DataHooks, HyperparametersMixin):
     """Groups ``prepare_data``, ``setup(stage)``, ``teardown`` and the ``*_dataloader`` methods.
 
@@ -93,9 +95,9 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
                              hparams_file: Optional[Union[str, Path]] = None, weights_only: Optional[bool] = None,
                              **kwargs: Any) -> "LightningDataModule":
         """Build the datamodule from the hyperparameters saved in a checkpoint (``kwargs`` override them)."""
-        from fastlit.checkpoint.loading import load_from_checkpoint
+        from fastlit.checkpoint.loading import load_datamodule_from_checkpoint
 
-        return load_from_checkpoint(cls, checkpoint_path, map_location, hparams_file, None, weights_only, **kwargs)
+        return load_datamodule_from_checkpoint(cls, checkpoint_path, map_location, hparams_file, weights_only, **kwargs)
 
 
 # Names Lightning's module also exports, imported on first use (see fastlit._reexport).

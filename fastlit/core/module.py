@@ -14,6 +14,7 @@ from fastlit.core.hooks import CheckpointHooks, DataHooks, ModelHooks
 from fastlit.core.mixins import HyperparametersMixin
 from fastlit.core.optimizer import LightningOptimizer
 from fastlit.utilities.exceptions import MisconfigurationException
+from fastlit.utilities.model_helpers import hook_base
 from fastlit.utilities.rank_zero import WarningCache, rank_zero_warn
 
 _warnings = WarningCache()
@@ -22,6 +23,7 @@ _warnings = WarningCache()
 MODULE_OPTIMIZERS = Union[Optimizer, LightningOptimizer, list[Optimizer], list[LightningOptimizer]]
 
 
+@hook_base
 class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHooks, nn.Module):
     """Base class of a fastlit model: define ``training_step`` and ``configure_optimizers`` (at least).
 

@@ -208,6 +208,6 @@ __getattr__ = lazy_exports(__name__, {
     "log": "@logger",
     "parse_class_init_keys": "fastlit.utilities.parsing",
     "pl_legacy_patch": "fastlit.utilities.migration",
-    "pl_load": "fastlit.utilities.cloud_io",
+    "pl_load": "fastlit.checkpoint.io",
     "rank_zero_warn": "fastlit.utilities.rank_zero",
 })

@@ -1,14 +1,18 @@
-"""Where each stage's dataloaders come from, and how many batches of each to run (the ``limit_*`` rules)."""
+"""Where each stage's dataloaders come from, how many batches of each to run (the ``limit_*`` rules), and how a
+batch reaches the device."""
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from torch.utils.data import DataLoader, IterableDataset
 
 from fastlit.utilities.exceptions import MisconfigurationException
 from fastlit.utilities.model_helpers import is_overridden
+
+if TYPE_CHECKING:
+    from fastlit.trainer.trainer import Trainer
 
 _METHOD = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dataloader",
            "predict": "predict_dataloader"}
@@ -162,3 +166,33 @@ def without_shuffle(loader: Any) -> Any:
     rank_zero_warn("You requested to overfit but enabled train dataloader shuffling. We are turning off the train "
                    "dataloader shuffling for you.")
     return _rebuilt(loader, SequentialSampler(loader.dataset))
+
+
+_TRANSFER_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+
+
+def batch_transfer(t: Trainer) -> Optional[Callable[[Any, int], Any]]:
+    """A function ``(batch, dataloader_idx) -> batch`` that moves a batch to the device through the user's
+    transfer hooks (the datamodule's override wins over the module's), or None when the plain move is enough.
+    Decided once per epoch/stage by the loops."""
+    from fastlit.core.datamodule import LightningDataModule
+    from fastlit.core.module import LightningModule
+
+    module, dm = t.lightning_module, t.datamodule
+    custom = any(is_overridden(n, module, LightningModule) for n in _TRANSFER_HOOKS)
+    if dm is not None:
+        custom = custom or any(is_overridden(n, dm, LightningDataModule) for n in _TRANSFER_HOOKS)
+    if not custom and t.precision_plugin.cast_dtype is None:
+        return None
+    device = t.strategy.root_device
+    owner_before, owner_xfer, owner_after = (
+        dm if dm is not None and is_overridden(n, dm, LightningDataModule) else module for n in _TRANSFER_HOOKS)
+    convert = t.precision_plugin.convert_input
+
+    def transfer(batch: Any, dataloader_idx: int) -> Any:
+        batch = convert(batch)
+        batch = owner_before.on_before_batch_transfer(batch, dataloader_idx)
+        batch = owner_xfer.transfer_batch_to_device(batch, device, dataloader_idx)
+        return owner_after.on_after_batch_transfer(batch, dataloader_idx)
+
+    return transfer

@@ -5,7 +5,7 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
@@ -19,6 +19,9 @@ from fastlit.utilities.model_helpers import is_overridden
 from fastlit.utilities.rank_zero import WarningCache
 from fastlit.utilities.signature_utils import is_param_in_hook_signature, step_takes_batch_idx
 
+if TYPE_CHECKING:
+    from fastlit.trainer.trainer import Trainer
+
 _warnings = WarningCache()
 
 _STEP = {"val": "validation_step", "test": "test_step", "predict": "predict_step"}
@@ -26,7 +29,7 @@ _HOOK = {"val": "validation", "test": "test", "predict": "predict"}
 _LIMIT = {"val": "limit_val_batches", "test": "limit_test_batches", "predict": "limit_predict_batches"}
 
 
-def _setup(t: Any, key: str, given: Any) -> list[Any]:
+def _setup(t: Trainer, key: str, given: Any) -> list[Any]:
     loaders = data_mod.as_list(data_mod.resolve(key, given, t.datamodule, t.lightning_module))
     for dl in loaders:
         data_mod.check_is_loader(dl, key)
@@ -47,7 +50,7 @@ def _setup(t: Any, key: str, given: Any) -> list[Any]:
     return loaders
 
 
-def setup_val(t: Any, given: Any) -> None:
+def setup_val(t: Trainer, given: Any) -> None:
     """Resolve the validation loaders for ``fit``. Like Lightning, this happens when they are first needed
     (inside the sanity check's RNG isolation, or at the first validation), since building them may draw random
     numbers."""
@@ -62,7 +65,7 @@ def setup_val(t: Any, given: Any) -> None:
     t.num_sanity_val_batches = [min(n, c) for c in t.num_val_batches]
 
 
-def run_sanity_check(t: Any) -> None:
+def run_sanity_check(t: Trainer) -> None:
     """Run a few validation batches before training so a broken ``validation_step`` fails fast."""
     stage, prev_results = t.state.stage, t._results
     # The sanity check (building the val loaders included) must not change the training run's random stream
@@ -90,7 +93,7 @@ def run_sanity_check(t: Any) -> None:
     t.state.stage, t._results = stage, prev_results
 
 
-def run_validation_in_fit(t: Any, accumulating: bool) -> None:
+def run_validation_in_fit(t: Trainer, accumulating: bool) -> None:
     module = t.lightning_module
     train_results = t._results
     t._refresh_step_metrics()  # callbacks at validation end see the training step values too (Lightning)
@@ -106,7 +109,7 @@ def run_validation_in_fit(t: Any, accumulating: bool) -> None:
     module._current_fx_name = "training_step"
 
 
-def run_entry(t: Any, key: str, given: Any) -> list[dict[str, float]]:
+def run_entry(t: Trainer, key: str, given: Any) -> list[dict[str, float]]:
     """``trainer.validate``/``trainer.test``: one epoch over each loader; print and return the metrics."""
     loaders = _setup(t, key, given)
     counts = t.num_val_batches if key == "val" else t.num_test_batches
@@ -128,7 +131,7 @@ def run_entry(t: Any, key: str, given: Any) -> list[dict[str, float]]:
     return out
 
 
-def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: bool) -> list[dict[str, float]]:
+def _run_eval(t: Trainer, key: str, loaders: list[Any], counts: list[Any], fitting: bool) -> list[dict[str, float]]:
     # the whole stage, from on_*_model_eval and on_*_start to on_*_end, runs without autograd, as in Lightning;
     # validation inside fit uses no_grad (tensors made there may be used by training later)
     grad_ctx = torch.inference_mode if t.inference_mode and not fitting else torch.no_grad
@@ -136,7 +139,8 @@ def _run_eval(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: 
         return _run_eval_stage(t, key, loaders, counts, fitting)
 
 
-def _run_eval_stage(t: Any, key: str, loaders: list[Any], counts: list[Any], fitting: bool) -> list[dict[str, float]]:
+def _run_eval_stage(t: Trainer, key: str, loaders: list[Any], counts: list[Any],
+                    fitting: bool) -> list[dict[str, float]]:
     module: LightningModule = t.lightning_module
     hook = _HOOK[key]
     step_fn = getattr(module, _STEP[key])
@@ -148,9 +152,7 @@ def _run_eval_stage(t: Any, key: str, loaders: list[Any], counts: list[Any], fit
     results = Results(training=False, reduce=t.strategy.reduce if t.world_size > 1 else None)
     t._results = results
     device = t.strategy.root_device
-    from fastlit.trainer.fit_loop import _batch_transfer
-
-    transfer = _batch_transfer(t)
+    transfer = data_mod.batch_transfer(t)
     hooks = t._hooks
     h_start, h_end = hooks[f"on_{hook}_batch_start"], hooks[f"on_{hook}_batch_end"]
     multi = len(loaders) > 1
@@ -196,7 +198,7 @@ def _run_eval_stage(t: Any, key: str, loaders: list[Any], counts: list[Any], fit
                     t._eval_steps_logged[dl_idx] += 1
             results.batch = None
     results.dataloader_idx = None
-    t._epoch_end_phase = True
+    t._loop.epoch_end_phase = True
     if epoch_end is not None:
         module._current_fx_name = f"on_{hook}_epoch_end"
         epoch_end(outputs[0] if len(outputs) == 1 else outputs)
@@ -205,7 +207,7 @@ def _run_eval_stage(t: Any, key: str, loaders: list[Any], counts: list[Any], fit
     if not t.sanity_checking:
         t._emit(log)
     results.reset()  # resets logged torchmetrics objects for the next evaluation, as Lightning does
-    t._epoch_end_phase = False
+    t._loop.epoch_end_phase = False
     t._call(f"on_{hook}_end")
     # Lightning restores each submodule's own mode (a frozen BatchNorm stays in eval) unless the user overrides
     # the hook
@@ -226,27 +228,25 @@ def _run_eval_stage(t: Any, key: str, loaders: list[Any], counts: list[Any], fit
     return per_loader
 
 
-def run_predict(t: Any, given: Any) -> Optional[list[Any]]:
+def run_predict(t: Trainer, given: Any) -> Optional[list[Any]]:
     loaders = _setup(t, "predict", given)
     # from on_predict_model_eval/on_predict_start to on_predict_end without autograd, as in Lightning
     with (torch.inference_mode if t.inference_mode else torch.no_grad)():
         return _run_predict_stage(t, loaders)
 
 
-def _run_predict_stage(t: Any, loaders: list[Any]) -> Optional[list[Any]]:
+def _run_predict_stage(t: Trainer, loaders: list[Any]) -> Optional[list[Any]]:
     module: LightningModule = t.lightning_module
     if not loaders:
         from fastlit.utilities.exceptions import MisconfigurationException
 
         raise MisconfigurationException("No `predict_dataloader()` method defined to run `Trainer.predict`.")
     device = t.strategy.root_device
-    from fastlit.trainer.fit_loop import _batch_transfer
-
     if not is_overridden("predict_step", module, LightningModule) and not is_overridden("forward", module, LightningModule):
         from fastlit.utilities.exceptions import MisconfigurationException
 
         raise MisconfigurationException("`Trainer.predict` requires `forward` method to run.")
-    transfer = _batch_transfer(t)
+    transfer = data_mod.batch_transfer(t)
     multi = len(loaders) > 1
     _check_dataloader_idx(module, "predict", multi)
     predict_step = module.predict_step

@@ -11,10 +11,10 @@ from typing import Any, Optional
 import torch
 from torch import Tensor
 
-from fastlit.checkpoint import connector as ckpt_connector
 from fastlit.core.module import LightningModule
 from fastlit.trainer import data as data_mod
 from fastlit.trainer import errors, eval_loop, legacy
+from fastlit.trainer.loop_state import restore_rng
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.profiling import ProfiledIterator, instrument
 from fastlit.trainer.states import RunningStage
@@ -33,7 +33,7 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
     module = t.lightning_module
     t._val_given, t._val_ready = val_given, False
     t._val_loaders, t.num_val_batches = [], []
-    if t.enable_validation and t.num_sanity_val_steps > 0 and not t._resuming:
+    if t.enable_validation and t.num_sanity_val_steps > 0 and not t._loop.resuming:
         eval_loop.run_sanity_check(t)
     _setup_train_data(t, train_given)
     if t.num_training_batches == 0:
@@ -49,11 +49,12 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
     # no module.train() here: like Lightning, submodules the user put in eval mode (frozen BatchNorm) stay so
     t._fit_start_time = time.monotonic()
     t._call("on_train_start")
+    loop = t._loop
     while not _done(t):
         if t.reload_dataloaders_every_n_epochs and t.current_epoch % t.reload_dataloaders_every_n_epochs == 0 \
                 and t.current_epoch > 0:
             _setup_train_data(t, train_given)
-        t._in_train_epoch, t._epoch_start_step = True, t.global_step  # for the checkpoint's loop counters
+        loop.in_train_epoch, loop.epoch_start_step = True, loop.global_step  # for the checkpoint's loop counters
         if t._profiling:
             with instrument(t, module, t.optimizers[0] if t.optimizers else None):
                 _train_epoch(t)
@@ -62,7 +63,7 @@ def run(t: Any, train_given: Any, val_given: Any) -> None:
         if t._stop_signal is not None:  # SIGTERM/Ctrl-C: stay mid-epoch so the checkpoint resumes from here
             return
         _epoch_end(t)
-        t._in_train_epoch = False
+        loop.in_train_epoch = False
     t._call("on_train_end")
     t._results = None
 
@@ -105,32 +106,6 @@ def _setup_train_data(t: Any, given: Any) -> None:
             f"The number of training batches ({t.num_training_batches}) is smaller than the logging interval "
             f"Trainer(log_every_n_steps={t.log_every_n_steps}). Set a lower value for log_every_n_steps if you "
             "want to see logs for the training epoch.")
-
-
-def _batch_transfer(t: Any) -> Optional[Any]:
-    """A function moving a batch to the device through user hooks, or None when the plain move is enough."""
-    module, dm = t.lightning_module, t.datamodule
-    names = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
-    custom = any(is_overridden(n, module, LightningModule) for n in names)
-    if dm is not None:
-        from fastlit.core.datamodule import LightningDataModule
-
-        custom = custom or any(is_overridden(n, dm, LightningDataModule) for n in names)
-    if not custom and t.precision_plugin.cast_dtype is None:
-        return None
-    device = t.strategy.root_device
-    owner_before = dm if dm is not None and is_overridden(names[0], dm, LightningDataModule) else module
-    owner_xfer = dm if dm is not None and is_overridden(names[1], dm, LightningDataModule) else module
-    owner_after = dm if dm is not None and is_overridden(names[2], dm, LightningDataModule) else module
-    convert = t.precision_plugin.convert_input
-
-    def transfer(batch: Any, dataloader_idx: int) -> Any:
-        batch = convert(batch)
-        batch = owner_before.on_before_batch_transfer(batch, dataloader_idx)
-        batch = owner_xfer.transfer_batch_to_device(batch, device, dataloader_idx)
-        return owner_after.on_after_batch_transfer(batch, dataloader_idx)
-
-    return transfer
 
 
 class _Closure:
@@ -199,13 +174,14 @@ def _train_epoch(t: Any) -> None:
     results: Results = t._results
     loader = t.train_dataloader
     limit = t.num_training_batches
-    epoch = t.current_epoch
+    loop = t._loop  # the counters this epoch advances (read into a local once, not per step)
+    epoch = loop.current_epoch
     _set_sampler_epoch(loader, epoch)
     t._call("on_train_epoch_start")
 
     # ---- decided once per epoch, not per batch
     device = t.strategy.root_device
-    transfer = _batch_transfer(t)
+    transfer = data_mod.batch_transfer(t)
     automatic = module.automatic_optimization
     optimizer = t.optimizers[0] if t.optimizers else None
     lopt = t._lightning_optimizers[0] if t._lightning_optimizers else None
@@ -244,17 +220,17 @@ def _train_epoch(t: Any) -> None:
     prof = t.profiler if t._profiling else None
     fence = t._ckpt_fence  # a deferred checkpoint copy must finish before the step writes to what it copies
     vote = t._stop_vote  # DDP with signal handlers: the ranks agree on a stop after each batch
-    skip = t._resume_skip_batches
-    t._resume_skip_batches = 0
+    skip = loop.resume_skip_batches
+    loop.resume_skip_batches = 0
     module._current_fx_name = "training_step"
 
     # the epoch's shuffle order comes from the torch RNG at iter(): keep that state so a mid-epoch checkpoint can
     # replay the same order on resume (then the RNG continues from where the checkpoint left it)
-    resume_rng = t._resume_rng if skip else None
-    t._resume_rng = None
+    resume_rng = loop.resume_rng if skip else None
+    loop.resume_rng = None
     if resume_rng is not None:
         torch.set_rng_state(resume_rng["epoch_torch_rng"])
-    t._epoch_rng = torch.get_rng_state()
+    loop.epoch_rng = torch.get_rng_state()
     it = iter(loader)
     if prof is not None:  # see profiling.py: wrappers instead of per-step `if profiling` checks
         it = ProfiledIterator(it, prof, "[_TrainingEpochLoop].train_dataloader_next")
@@ -266,12 +242,12 @@ def _train_epoch(t: Any) -> None:
         if batch_idx < skip:  # resuming mid-epoch: these batches were trained before the checkpoint
             batch = next(it, _END) if batch_idx + 1 < limit else _END
             if batch_idx + 1 == skip and resume_rng is not None:
-                ckpt_connector.restore_rng(resume_rng)
+                restore_rng(resume_rng)
             continue
         # 1. fetch ahead so we know whether this is the last batch, and move this one to the device
         nxt = next(it, _END) if batch_idx + 1 < limit else _END
         is_last = nxt is _END
-        t._is_last_batch = is_last
+        loop.is_last_batch = is_last
         batch = transfer(batch, 0) if transfer is not None else move_data_to_device(batch, device)
         results.batch = batch
         if h_batch_start:
@@ -297,7 +273,7 @@ def _train_epoch(t: Any) -> None:
                 module._current_fx_name = "optimizer_step"
                 module.optimizer_step(epoch, batch_idx, lopt, closure)
                 module._current_fx_name = "training_step"
-                t.global_step += 1  # like Lightning: counted once the hook returns, whatever it did
+                loop.global_step += 1  # like Lightning: counted once the hook returns, whatever it did
             else:
                 closure()
             out = closure.output
@@ -334,33 +310,33 @@ def _train_epoch(t: Any) -> None:
                         scaler.update()
                     else:
                         optimizer.step()
-                t.global_step += 1
+                loop.global_step += 1
         if prof is not None:
             prof.stop("run_training_batch")
         # 3. schedulers, batch-end hooks, logging, validation
         if step_now and step_scheds:
-            _step_schedulers(t, step_scheds, t._batches_that_stepped + 1)
+            _step_schedulers(t, step_scheds, loop.batches_that_stepped + 1)
         if is_last and epoch_scheds:
             _step_schedulers(t, epoch_scheds, epoch + 1)
-        t._epoch_batches_done = batch_idx + 1
-        t._total_batches_done += 1
+        loop.epoch_batches_done = batch_idx + 1
+        loop.total_batches_done += 1
         if h_batch_end:
             _batch_end(t, module, out, batch, batch_idx)
         stepped = step_now or not automatic
-        if stepped and log_every and ((t._batches_that_stepped + 1) % log_every == 0 or t.should_stop) \
+        if stepped and log_every and ((loop.batches_that_stepped + 1) % log_every == 0 or t.should_stop) \
                 or fast_dev_run:
             t._emit(results.metrics(on_step=True)[0])
         results.batch = None
         if val_check and _should_validate(t, batch_idx, is_last, val_every):
             eval_loop.run_validation_in_fit(t, accumulating=not stepped and automatic)
         if stepped:
-            t._batches_that_stepped += 1
+            loop.batches_that_stepped += 1
         if vote is not None:
             vote.poll()
         if t.should_stop:
             for lg in t.loggers:
                 lg.save()
-        if (max_steps != -1 and t.global_step >= max_steps) or (t.should_stop and _can_stop(t)):
+        if (max_steps != -1 and loop.global_step >= max_steps) or (t.should_stop and _can_stop(t)):
             break
         batch = nxt
     module._current_fx_name = None
@@ -373,7 +349,7 @@ def _should_validate(t: Any, batch_idx: int, is_last: bool, val_every: Any) -> b
         return is_last or (t.should_stop and _can_stop(t) and t._stop_signal is None)
     if t.should_stop and _can_stop(t):
         return t._stop_signal is None  # a signal stops without validating
-    current = batch_idx if t.check_val_every_n_epoch is not None else t._total_batches_done - 1
+    current = batch_idx if t.check_val_every_n_epoch is not None else t._loop.total_batches_done - 1
     return (current + 1) % val_every == 0
 
 
@@ -400,11 +376,12 @@ def _batch_end(t: Any, module: LightningModule, out: Any, batch: Any, batch_idx:
         out = {}  # Lightning hands an empty dict to on_train_batch_end when training_step returned None
     if t._epoch_outputs is not None:  # collected only for a 1.x `training_epoch_end(outputs)`
         t._epoch_outputs.append(out)
-    t._in_batch_end = True  # a checkpoint saved now records this batch as processed but not completed
+    loop = t._loop
+    loop.in_batch_end = True  # a checkpoint saved now records this batch as processed but not completed
     try:
         t._call("on_train_batch_end", out, batch, batch_idx)
     finally:
-        t._in_batch_end = False
+        loop.in_batch_end = False
     module._current_fx_name = "training_step"
 
 
@@ -436,8 +413,9 @@ def _step_schedulers(t: Any, configs: list, idx: int) -> None:
 
 def _epoch_end(t: Any) -> None:
     results: Results = t._results
+    loop = t._loop
     t._refresh_step_metrics()  # the last step's values stay visible after the epoch, as in Lightning
-    t._epoch_end_phase = True
+    loop.epoch_end_phase = True
     t._epoch_end_metrics(results)
     if t._epoch_outputs is not None:
         module = t.lightning_module
@@ -447,15 +425,15 @@ def _epoch_end(t: Any) -> None:
     t._call("on_train_epoch_end")
     plateau = [c for c in t.lr_scheduler_configs if c.interval == "epoch" and c.reduce_on_plateau]
     if plateau:
-        _step_schedulers(t, plateau, t.current_epoch + 1)
+        _step_schedulers(t, plateau, loop.current_epoch + 1)
     log = t._epoch_end_metrics(results)
-    t._batches_that_stepped -= 1  # Lightning logs epoch metrics at the last step's index
+    loop.batches_that_stepped -= 1  # Lightning logs epoch metrics at the last step's index
     t._emit(log)
-    t._batches_that_stepped += 1
+    loop.batches_that_stepped += 1
     results.reset()
-    t._epoch_end_phase = False
-    t.current_epoch += 1
-    t._epoch_batches_done = 0
+    loop.epoch_end_phase = False
+    loop.current_epoch += 1
+    loop.epoch_batches_done = 0
 
 
 def _set_sampler_epoch(loader: Any, epoch: int) -> None:

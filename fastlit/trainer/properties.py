@@ -122,6 +122,27 @@ class PropertiesMixin:
     def ckpt_path(self) -> Optional[str]:
         return self._ckpt_path
 
+    # ---------------------------------------------------------------- where the fit loop stands (trainer._loop)
+    @property
+    def current_epoch(self) -> int:
+        return self._loop.current_epoch
+
+    @current_epoch.setter
+    def current_epoch(self, value: int) -> None:
+        self._loop.current_epoch = value
+
+    @property
+    def global_step(self) -> int:
+        return self._loop.global_step
+
+    @global_step.setter
+    def global_step(self, value: int) -> None:
+        self._loop.global_step = value
+
+    @property
+    def _epoch_batches_done(self) -> int:  # errors.finite_checked still reads this name (kept for it)
+        return self._loop.epoch_batches_done
+
     # ---------------------------------------------------------------- callbacks by kind
     @property
     def checkpoint_callbacks(self) -> list[Any]:
@@ -196,7 +217,7 @@ class PropertiesMixin:
         # Lightning refreshes these dicts after every batch; we do it only when someone reads them.
         r = self._results
         if r is not None and r.training and not self.sanity_checking:
-            log, pbar, cb = r.metrics(on_step=not self._epoch_end_phase)
+            log, pbar, cb = r.metrics(on_step=not self._loop.epoch_end_phase)
             self._logged_metrics.update(log)
             self._progress_bar_metrics.update(pbar)
             self._callback_metrics.update(cb)
@@ -220,7 +241,7 @@ class PropertiesMixin:
                 step = int(step_metric)
             else:
                 scalars.setdefault("epoch", self.current_epoch)
-                step = self._batches_that_stepped
+                step = self._loop.batches_that_stepped
         for lg in self.loggers:
             lg.log_metrics(metrics=scalars, step=step)
             lg.save()
@@ -235,7 +256,7 @@ class _LoopView:
 
     @property
     def _batches_that_stepped(self) -> int:
-        return self._trainer._batches_that_stepped
+        return self._trainer._loop.batches_that_stepped
 
     @property
     def max_epochs(self) -> int:
@@ -263,7 +284,7 @@ class _LoopView:
 
     @property
     def global_step(self) -> int:
-        return self._trainer.global_step
+        return self._trainer._loop.global_step
 
     @property
     def total_batch_idx(self) -> int:

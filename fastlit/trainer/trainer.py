@@ -22,6 +22,7 @@ from fastlit.trainer import legacy
 from fastlit.trainer.checkpointing import CheckpointingMixin
 from fastlit.trainer.configuration import ConfigurationMixin
 from fastlit.trainer.failures import FailureMixin
+from fastlit.trainer.loop_state import LoopState
 from fastlit.trainer.metrics import Results
 from fastlit.trainer.optimization import OptimizationMixin
 from fastlit.trainer.optimizers import LRSchedulerConfig
@@ -263,17 +264,7 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
         self.num_test_batches: list[Union[int, float]] = []
         self.num_predict_batches: list[Union[int, float]] = []
         self.val_check_batch: Union[int, float] = float("inf")
-        self.current_epoch = 0
-        self.global_step = 0
-        self._batches_that_stepped = 0
-        self._epoch_batches_done = 0  # batches finished in the current epoch (for checkpoints / resume)
-        self._is_last_batch = False
-        self._resume_skip_batches = 0
-        self._resume_rng: Optional[dict] = None  # a mid-epoch checkpoint's RNG states (fit_loop replays them)
-        self._epoch_rng: Optional[torch.Tensor] = None  # torch RNG at this epoch's iter(loader)
-        self._resuming = False
-        self._total_batches_done = 0
-        self._epoch_end_phase = False
+        self._loop = LoopState()  # epoch/step/batch counters and resume position (current_epoch, global_step)
         self._module_backward = self._module_zero_grad = self._clip_hook = self._clip_in_step = False
         self._fit_start_time = 0.0
         self._eval_verbose = True
@@ -383,7 +374,7 @@ class Trainer(PropertiesMixin, CheckpointingMixin, ConfigurationMixin, FailureMi
             datamodule.trainer = self
         elif fn == TrainerFn.FITTING:
             self.datamodule = None
-        self._resuming = False
+        self._loop.resuming = False
         if fn == TrainerFn.FITTING:
             _verify_fit_config(model, self.datamodule, loaders.get("train"), loaders.get("val"))
             # known before the setup hooks, as in Lightning (`trainer.enable_validation` in a callback's setup)

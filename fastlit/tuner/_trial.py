@@ -23,12 +23,11 @@ from fastlit.utilities.seed import isolate_rng  # noqa: F401
 
 # ---------------------------------------------------------------------------------------------------- trial runs
 
-# Trainer attributes a trial run changes and ``TrialState.restore`` puts back.
+# Trainer attributes a trial run changes and ``TrialState.restore`` puts back (besides the loop position, which
+# ``trainer._loop`` snapshots as a whole).
 _RUN_ATTRS = (
-    "global_step", "current_epoch", "_batches_that_stepped", "_total_batches_done", "_epoch_batches_done",
-    "_is_last_batch", "_resume_skip_batches", "_resuming", "should_stop", "_results", "_epoch_end_phase",
-    "_callback_metrics", "_logged_metrics", "_progress_bar_metrics", "sanity_checking", "_fit_start_time",
-    "train_dataloader", "num_training_batches", "val_check_batch", "val_dataloaders", "_val_loaders",
+    "should_stop", "_results", "_callback_metrics", "_logged_metrics", "_progress_bar_metrics", "sanity_checking",
+    "_fit_start_time", "train_dataloader", "num_training_batches", "val_check_batch", "val_dataloaders", "_val_loaders",
     "num_val_batches", "num_sanity_val_batches", "test_dataloaders", "num_test_batches", "predict_dataloaders",
     "num_predict_batches", "_eval_verbose", "_return_predictions", "optimizers", "lr_scheduler_configs",
     "_lightning_optimizers", "max_steps", "limit_train_batches", "limit_val_batches", "limit_test_batches",
@@ -63,6 +62,7 @@ class TrialState:
         self.trainer = trainer
         module = trainer.lightning_module
         self.attrs = {name: getattr(trainer, name) for name in _RUN_ATTRS if hasattr(trainer, name)}
+        self.loop = trainer._loop.snapshot()
         self.stage = trainer.state.stage
         self.fx_name = module._current_fx_name
         self.callbacks = trainer.callbacks
@@ -90,6 +90,7 @@ class TrialState:
         t.loggers = self.loggers
         for name, value in self.attrs.items():
             setattr(t, name, value)
+        t._loop.restore(self.loop)
         module.load_state_dict(self.weights)
         for opt, state in zip(t.optimizers, self.optimizer_states):
             opt.load_state_dict(state)
@@ -106,12 +107,10 @@ class TrialState:
     def reset_progress(self) -> None:
         """Counters back to where they were before the trials (each trial starts from the same point)."""
         t = self.trainer
-        for name in ("global_step", "current_epoch", "_batches_that_stepped", "_total_batches_done",
-                     "_epoch_batches_done"):
-            setattr(t, name, self.attrs[name])
+        t._loop.restore(self.loop)
+        t._loop.resuming = False
+        t._loop.resume_skip_batches = 0
         t.should_stop = False
-        t._resuming = False
-        t._resume_skip_batches = 0
 
 
 def _given(trainer: Any, key: str) -> Any:

@@ -21,9 +21,9 @@ _LIMIT = {TrainerFn.VALIDATING: "limit_val_batches", TrainerFn.TESTING: "limit_t
           TrainerFn.PREDICTING: "limit_predict_batches"}
 
 
-def _scale_batch_size(trainer: Any, mode: str = "power", steps_per_trial: int = 3, init_val: int = 2,
-                      max_trials: int = 25, batch_arg_name: str = "batch_size", margin: float = 0.05,
-                      max_val: int = 8192) -> Optional[int]:
+def scale_batch_size(trainer: Any, mode: str = "power", steps_per_trial: int = 3, init_val: int = 2,
+                     max_trials: int = 25, batch_arg_name: str = "batch_size", margin: float = 0.05,
+                     max_val: int = 8192) -> Optional[int]:
     """Find the largest batch size that fits; leave it set on the model/datamodule and return it.
 
     The model, optimizer and loop state are the same afterwards as before the search.

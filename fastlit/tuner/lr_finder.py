@@ -116,9 +116,9 @@ class _LRFinder:
         return self.results["lr"][self._optimal_idx]
 
 
-def _lr_find(trainer: Any, model: Any, min_lr: float = 1e-8, max_lr: float = 1, num_training: int = 100,
-             mode: str = "exponential", early_stop_threshold: Optional[float] = 4.0, update_attr: bool = False,
-             attr_name: str = "") -> Optional[_LRFinder]:
+def lr_find(trainer: Any, model: Any, min_lr: float = 1e-8, max_lr: float = 1, num_training: int = 100,
+            mode: str = "exponential", early_stop_threshold: Optional[float] = 4.0, update_attr: bool = False,
+            attr_name: str = "") -> Optional[_LRFinder]:
     """Run the range test on ``trainer``'s current fit; restore the model and loop state; optionally set the
     suggested LR on the model attribute and the optimizer."""
     if trainer.fast_dev_run:
@@ -142,7 +142,7 @@ def _lr_find(trainer: Any, model: Any, min_lr: float = 1e-8, max_lr: float = 1, 
         if trainer.global_step != num_training + start_steps:
             log.info(f"LR finder stopped early after {trainer.global_step} steps due to diverging loss.")
         finder.results.update({"lr": callback.lrs, "loss": callback.losses})
-        finder._total_batch_idx = trainer._total_batches_done
+        finder._total_batch_idx = trainer._loop.total_batches_done
         finished = True
     finally:
         callback.close()

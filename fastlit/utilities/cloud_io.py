@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Optional, Union
+from typing import Any, Union
 
 _PATH = Union[str, "os.PathLike[str]"]
 
@@ -21,17 +21,8 @@ def get_filesystem(path: _PATH, **kwargs: Any) -> Any:
     return url_to_fs(str(path), **kwargs)[0]
 
 
-def pl_load(path_or_url: Union[IO, _PATH], map_location: Any = None, weights_only: Optional[bool] = None) -> Any:
-    """Load a checkpoint from a file object, a local path or an http(s) URL (downloaded to torch.hub's cache).
+# Lightning's module also has ``pl_load``; fastlit's reads local files with the checkpoint loader, which sits above
+# the utilities, so it lives in fastlit.checkpoint.io and is imported on first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
 
-    Local files go through fastlit's loader (``weights_only`` by default, clear errors for missing or corrupt
-    files); a URL defaults to ``weights_only=False`` as in Lightning, since a remote file is loaded whole.
-    """
-    if isinstance(path_or_url, (str, os.PathLike)) and str(path_or_url).startswith("http"):
-        import torch
-
-        return torch.hub.load_state_dict_from_url(str(path_or_url), map_location=map_location,
-                                                  weights_only=bool(weights_only))
-    from fastlit.checkpoint.io import load
-
-    return load(path_or_url, map_location=map_location, weights_only=weights_only)
+__getattr__ = lazy_exports(__name__, {"pl_load": "fastlit.checkpoint.io"})

@@ -19,16 +19,6 @@ BType = Union[Tensor, str, Mapping[Any, "BType"], Iterable["BType"]]
 warning_cache = WarningCache()
 
 
-def __getattr__(name: str) -> Any:
-    # Lightning's module also exports RunningStage; it lives with the Trainer, so it is imported on first use
-    # (importing the trainer package here would make `fastlit.utilities` import the whole Trainer)
-    if name == "RunningStage":
-        from fastlit.trainer.states import RunningStage
-
-        return RunningStage
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def is_dataclass_instance(obj: object) -> bool:
     """A dataclass *instance* (``dataclasses.is_dataclass`` is also true for the class)."""
     return dataclasses.is_dataclass(obj) and not isinstance(obj, type)
@@ -123,3 +113,10 @@ def suggested_max_num_workers(local_world_size: int) -> int:
     if local_world_size < 1:
         raise ValueError(f"`local_world_size` should be >= 1, got {local_world_size}.")
     return max(1, _num_cpus_available() // local_world_size - 1)
+
+
+# Lightning's module also exports RunningStage; it lives with the Trainer, above the utilities, so it is imported on
+# first use (see fastlit._reexport).
+from fastlit._reexport import lazy_exports  # noqa: E402
+
+__getattr__ = lazy_exports(__name__, {"RunningStage": "fastlit.trainer.states"})

@@ -6,6 +6,17 @@ from typing import Any, Optional
 
 from fastlit.utilities.imports import _TORCHVISION_AVAILABLE, RequirementCache  # noqa: F401  (Lightning exports it)
 
+# The classes whose hooks users override: LightningModule, LightningDataModule and Callback, each registered where
+# it is defined (they sit above the utilities, which import none of them). An object is an instance of one of them.
+_HOOK_BASES: list[type] = []
+
+
+def hook_base(cls: type) -> type:
+    """Class decorator: ``is_overridden(name, instance)`` without ``parent`` compares an instance of ``cls``
+    against ``cls``."""
+    _HOOK_BASES.append(cls)
+    return cls
+
 
 def is_overridden(method_name: str, instance: Optional[Any] = None, parent: Optional[type] = None) -> bool:
     """True when ``type(instance)`` defines ``method_name`` differently from ``parent``.
@@ -15,15 +26,8 @@ def is_overridden(method_name: str, instance: Optional[Any] = None, parent: Opti
     if instance is None:
         return False
     if parent is None:
-        from fastlit.callbacks.callback import Callback
-        from fastlit.core.datamodule import LightningDataModule
-        from fastlit.core.module import LightningModule
-
-        for base in (LightningModule, LightningDataModule, Callback):
-            if isinstance(instance, base):
-                parent = base
-                break
-        else:
+        parent = next((base for base in _HOOK_BASES if isinstance(instance, base)), None)
+        if parent is None:
             raise ValueError(f"is_overridden: pass `parent=` for an instance of {type(instance).__name__}")
     # Lightning's rule (lightning_utilities' is_overridden): what the *instance* has under that name, seen through
     # functools.wraps / partial / Mock(wraps=...), against the parent's code. An attribute set to None on the

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Optional
 
+from fastlit.__about__ import LIGHTNING_VERSION
 from fastlit._placeholders import NotSupportedError, reason
 from fastlit.utilities.enums import LightningEnum  # noqa: F401  (Lightning's module exports it)
 from fastlit.utilities.rank_zero import rank_zero_warn
@@ -28,8 +29,6 @@ def migrate_checkpoint(checkpoint: dict[str, Any], target_version: Optional[str]
     Raises:
         NotSupportedError: the checkpoint predates Lightning 2.0 and would need one of Lightning's migrations.
     """
-    from fastlit.checkpoint.connector import LIGHTNING_VERSION
-
     version = checkpoint["pytorch-lightning_version"]
     if _version_tuple(version) > _version_tuple(LIGHTNING_VERSION):
         rank_zero_warn(f"The loaded checkpoint was produced with Lightning v{version}, which is newer than the version "
