@@ -25,3 +25,16 @@ def fastlit_pl():
     import fastlit
 
     return fastlit
+
+
+@pytest.fixture
+def lightning_without_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lightning 2.6.6 picks ``RichProgressBar``/``RichModelSummary`` as its defaults and prints its results table
+    with rich whenever ``rich`` is installed (the ``test`` extra installs it); fastlit's Trainer keeps the tqdm bar
+    and the plain table. Tests comparing those defaults' output make Lightning take its no-rich path."""
+    pytest.importorskip("pytorch_lightning")
+    import pytorch_lightning.loops.evaluation_loop as evaluation_loop
+    import pytorch_lightning.trainer.connectors.callback_connector as callback_connector
+
+    monkeypatch.setattr(callback_connector, "_RICH_AVAILABLE", False)
+    monkeypatch.setattr(evaluation_loop, "_RICH_AVAILABLE", False)

@@ -409,7 +409,7 @@ def _normalize(line):
     return re.sub(r"\|[^|]*\|", "|BAR|", line, count=1).rstrip()
 
 
-def test_final_lines_match_lightning(tmp_path, capsys):
+def test_final_lines_match_lightning(tmp_path, capsys, lightning_without_rich):
     pl = pytest.importorskip("pytorch_lightning")
     import fastlit
     from torch.utils.data import DataLoader, TensorDataset

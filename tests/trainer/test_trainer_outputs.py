@@ -96,7 +96,7 @@ def _approx(results: list[dict]) -> list[dict]:
 @pytest.mark.parametrize("multi", [False, True])
 @pytest.mark.parametrize("entry", ["validate", "test"])
 def test_validate_and_test_return_lightnings_values(entry: str, multi: bool, tmp_path: Any, capsys: Any,
-                                                   monkeypatch: Any) -> None:
+                                                   monkeypatch: Any, lightning_without_rich: None) -> None:
     monkeypatch.setenv("COLUMNS", "100")
     expected, pl_printed = _eval_results(pl_lightning, entry, tmp_path / "pl", multi, capsys)
     got, fl_printed = _eval_results(fastlit, entry, tmp_path / "fl", multi, capsys)
