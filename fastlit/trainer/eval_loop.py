@@ -26,45 +26,6 @@ _warnings = WarningCache()
 
 _STEP = {"val": "validation_step", "test": "test_step", "predict": "predict_step"}
 _HOOK = {"val": "validation", "test": "test", "predict": "predict"}
-_LIMIT = {"val": "limit_val_batches", "test": "limit_test_batches", "predict": "limit_predict_batches"}
-
-
-def _setup(t: Trainer, key: str, given: Any) -> list[Any]:
-    loaders = data_mod.as_list(data_mod.resolve(key, given, t.datamodule, t.lightning_module))
-    for dl in loaders:
-        data_mod.check_is_loader(dl, key)
-    if t.world_size > 1 and t.use_distributed_sampler and key != "predict":
-        loaders = [data_mod.with_distributed_sampler(dl, t.strategy, shuffle=False) for dl in loaders]
-    lim = getattr(t, _LIMIT[key])
-    counts = [data_mod.limit(data_mod.length(dl), lim, _LIMIT[key]) for dl in loaders]
-    t._eval_steps_logged = [0] * len(loaders)  # x-axis of eval on_step metrics: runs on across a fit's validations
-    if key == "val":
-        t.val_dataloaders = loaders[0] if len(loaders) == 1 else loaders
-        t.num_val_batches = counts
-    elif key == "test":
-        t.test_dataloaders = loaders[0] if len(loaders) == 1 else loaders
-        t.num_test_batches = counts
-    else:
-        t.predict_dataloaders = loaders[0] if len(loaders) == 1 else loaders
-        t.num_predict_batches = counts
-    return loaders
-
-
-def setup_val(t: Trainer, given: Any) -> None:
-    """Resolve the validation loaders for ``fit``. Like Lightning, this happens when they are first needed
-    (inside the sanity check's RNG isolation, or at the first validation), since building them may draw random
-    numbers."""
-    t._val_loaders = []
-    t.num_val_batches = []
-    t._val_loaded_epoch = t.current_epoch
-    t._val_ready = True
-    if not t.enable_validation:
-        return
-    t._val_loaders = _setup(t, "val", t._val_given)
-    n = t.num_sanity_val_steps
-    t.num_sanity_val_batches = [min(n, c) for c in t.num_val_batches]
-
-
 def run_sanity_check(t: Trainer) -> None:
     """Run a few validation batches before training so a broken ``validation_step`` fails fast."""
     stage, prev_results = t.state.stage, t._results
@@ -79,9 +40,10 @@ def run_sanity_check(t: Trainer) -> None:
     t.state.stage = RunningStage.SANITY_CHECKING
     try:
         t._call("on_sanity_check_start")
-        if not t._val_ready:
-            setup_val(t, t._val_given)
-        _run_eval(t, "val", t._val_loaders, t.num_sanity_val_batches, fitting=True)
+        data = t._data
+        if not data.val_ready:
+            data.setup_val()
+        _run_eval(t, "val", data.val_loaders, data.num_sanity_val_batches, fitting=True)
         t._call("on_sanity_check_end")
     finally:
         torch.set_rng_state(cpu_state)
@@ -99,11 +61,11 @@ def run_validation_in_fit(t: Trainer, accumulating: bool) -> None:
     t._refresh_step_metrics()  # callbacks at validation end see the training step values too (Lightning)
     if not accumulating:
         module.on_validation_model_zero_grad()
-    n = t.reload_dataloaders_every_n_epochs
-    if not t._val_ready or (n and t.current_epoch - t._val_loaded_epoch >= n):  # Lightning reloads them too
-        setup_val(t, t._val_given)
+    data = t._data
+    if data.val_stale(t.reload_dataloaders_every_n_epochs, t.current_epoch):  # Lightning reloads them too
+        data.setup_val()
     t.state.stage = RunningStage.VALIDATING
-    _run_eval(t, "val", t._val_loaders, t.num_val_batches, fitting=True)
+    _run_eval(t, "val", data.val_loaders, data.num_val_batches, fitting=True)
     t.state.stage = RunningStage.TRAINING
     t._results = train_results
     module._current_fx_name = "training_step"
@@ -111,8 +73,9 @@ def run_validation_in_fit(t: Trainer, accumulating: bool) -> None:
 
 def run_entry(t: Trainer, key: str, given: Any) -> list[dict[str, float]]:
     """``trainer.validate``/``trainer.test``: one epoch over each loader; print and return the metrics."""
-    loaders = _setup(t, key, given)
-    counts = t.num_val_batches if key == "val" else t.num_test_batches
+    data = t._data
+    loaders = data.setup_eval(key, given)
+    counts = data.num_val_batches if key == "val" else data.num_test_batches
     step_name = _STEP[key]
     if not is_overridden(step_name, t.lightning_module, LightningModule):
         from fastlit.utilities.exceptions import MisconfigurationException
@@ -229,7 +192,7 @@ def _run_eval_stage(t: Trainer, key: str, loaders: list[Any], counts: list[Any],
 
 
 def run_predict(t: Trainer, given: Any) -> Optional[list[Any]]:
-    loaders = _setup(t, "predict", given)
+    loaders = t._data.setup_eval("predict", given)
     # from on_predict_model_eval/on_predict_start to on_predict_end without autograd, as in Lightning
     with (torch.inference_mode if t.inference_mode else torch.no_grad)():
         return _run_predict_stage(t, loaders)

@@ -1,5 +1,6 @@
 """``trainer.fit``'s loop: sanity check, then epochs until a stop condition. One epoch (the hot path) is
-train_epoch.py's; this file is what happens around it: the training data, stop conditions, the epoch end.
+train_epoch.py's; this file is what happens around it: the stop conditions, the epoch end (the training data
+is ``trainer._data``'s).
 """
 from __future__ import annotations
 
@@ -12,24 +13,23 @@ from fastlit.trainer.metrics import Results
 from fastlit.trainer.profiling import instrument
 from fastlit.trainer.states import RunningStage
 from fastlit.trainer.train_epoch import _can_stop, _step_schedulers, train_epoch
-from fastlit.utilities.rank_zero import WarningCache, rank_zero_info
+from fastlit.utilities.rank_zero import rank_zero_info
 from fastlit.utilities.signature_utils import step_takes_batch_idx
 
 if TYPE_CHECKING:
     from fastlit.trainer.trainer import Trainer
 
-_warnings = WarningCache()
 
 
 def run(t: "Trainer", train_given: Any, val_given: Any) -> None:
     """``trainer.fit``'s loop: sanity check, then epochs until a stop condition."""
     module = t.lightning_module
-    t._val_given, t._val_ready = val_given, False
-    t._val_loaders, t.num_val_batches = [], []
+    data = t._data
+    data.reset_val(val_given)
     if t.enable_validation and t.num_sanity_val_steps > 0 and not t._loop.resuming:
         eval_loop.run_sanity_check(t)
-    _setup_train_data(t, train_given)
-    if t.num_training_batches == 0:
+    data.setup_train(train_given)
+    if data.num_training_batches == 0:
         rank_zero_info("`Trainer.fit` stopped: No training batches.")
         return
     if _done(t):
@@ -46,7 +46,7 @@ def run(t: "Trainer", train_given: Any, val_given: Any) -> None:
     while not _done(t):
         if t.reload_dataloaders_every_n_epochs and t.current_epoch % t.reload_dataloaders_every_n_epochs == 0 \
                 and t.current_epoch > 0:
-            _setup_train_data(t, train_given)
+            data.setup_train(train_given)
         loop.in_train_epoch, loop.epoch_start_step = True, loop.global_step  # for the checkpoint's loop counters
         if t._profiling:
             with instrument(t, module, t.optimizers[0] if t.optimizers else None):
@@ -72,25 +72,6 @@ def _done(t: "Trainer") -> bool:
         rank_zero_info("`Trainer.fit` stopped: `trainer.should_stop` was set.")
         return True
     return False
-
-
-def _setup_train_data(t: "Trainer", given: Any) -> None:
-    loader = data_mod.resolve("train", given, t.datamodule, t.lightning_module)
-    data_mod.check_is_loader(loader, "train")
-    if t.overfit_batches:
-        loader = data_mod.without_shuffle(loader)
-    if t.world_size > 1 and t.use_distributed_sampler:
-        loader = data_mod.with_distributed_sampler(loader, t.strategy)
-    t.train_dataloader = loader
-    t.num_training_batches = data_mod.limit(data_mod.length(loader), t.limit_train_batches, "limit_train_batches")
-    t.val_check_batch = data_mod.val_check_batch(t.val_check_interval, t.num_training_batches,
-                                                 t.check_val_every_n_epoch)
-    if t.log_every_n_steps and t.num_training_batches < t.log_every_n_steps and not t.fast_dev_run \
-            and t.loggers:
-        _warnings.warn(
-            f"The number of training batches ({t.num_training_batches}) is smaller than the logging interval "
-            f"Trainer(log_every_n_steps={t.log_every_n_steps}). Set a lower value for log_every_n_steps if you "
-            "want to see logs for the training epoch.")
 
 
 def _epoch_end(t: "Trainer") -> None:

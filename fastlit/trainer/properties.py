@@ -2,6 +2,7 @@
 dicts the loops fill, and ``trainer.fit_loop``'s small stand-in."""
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import torch
@@ -120,7 +121,7 @@ class PropertiesMixin:
         # Lightning's rule: a validation_step and a val dataloader source exist (loaders are built lazily)
         m = self.lightning_module
         return (m is not None and is_overridden("validation_step", m, LightningModule)
-                and self.limit_val_batches != 0 and self._val_defined)
+                and self.limit_val_batches != 0 and self._data.val_defined)
 
     @property
     def ckpt_path(self) -> Optional[str]:
@@ -186,7 +187,7 @@ class PropertiesMixin:
     def estimated_stepping_batches(self) -> Union[int, float]:
         """Total optimizer steps ``fit`` will take (for schedulers like OneCycleLR)."""
         if self.train_dataloader is None and self.lightning_module is not None:
-            loader = data_mod.resolve("train", getattr(self, "_train_given", None), self.datamodule,
+            loader = data_mod.resolve("train", self._data.train_given, self.datamodule,
                                       self.lightning_module)
             n = data_mod.limit(data_mod.length(loader), self.limit_train_batches, "limit_train_batches") if loader is not None else 0
         else:
@@ -196,6 +197,29 @@ class PropertiesMixin:
         per_epoch = max(1, -(-int(n) // self.accumulate_grad_batches)) if n else 0
         total = per_epoch * self.max_epochs if self.max_epochs != -1 else float("inf")
         return min(total, self.max_steps) if self.max_steps != -1 else total
+
+    # ---------------------------------------------------------------- loaders and batch counts (trainer._data)
+    # attrgetter: a C-level read, as cheap as the plain attributes these were (callbacks read some per step)
+    train_dataloader = property(attrgetter("_data.train_dataloader"), doc="The training loader of the current fit.")
+    val_dataloaders = property(attrgetter("_data.val_dataloaders"), doc="The validation loader(s) last built.")
+    test_dataloaders = property(attrgetter("_data.test_dataloaders"), doc="The test loader(s) last built.")
+    predict_dataloaders = property(attrgetter("_data.predict_dataloaders"), doc="The predict loader(s) last built.")
+    num_training_batches = property(attrgetter("_data.num_training_batches"),
+                                    doc="Training batches per epoch (``limit_train_batches`` applied; inf: no len).")
+    num_val_batches = property(attrgetter("_data.num_val_batches"), doc="Validation batches, one count per loader.")
+    num_sanity_val_batches = property(attrgetter("_data.num_sanity_val_batches"),
+                                      doc="Sanity-check batches, one count per validation loader.")
+    num_test_batches = property(attrgetter("_data.num_test_batches"), doc="Test batches, one count per loader.")
+    num_predict_batches = property(attrgetter("_data.num_predict_batches"), doc="Predict batches, one per loader.")
+
+    @property
+    def val_check_batch(self) -> Union[int, float]:
+        """After how many training batches validation runs."""
+        return self._data.val_check_batch
+
+    @val_check_batch.setter
+    def val_check_batch(self, value: Union[int, float]) -> None:  # a plain, settable attribute in Lightning
+        self._data.val_check_batch = value
 
     # ---------------------------------------------------------------- metric dicts
     @property

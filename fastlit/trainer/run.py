@@ -10,7 +10,6 @@ from fastlit.checkpoint import connector as ckpt_connector
 from fastlit.core.datamodule import LightningDataModule
 from fastlit.core.module import LightningModule
 from fastlit.trainer import arguments, configuration
-from fastlit.trainer import data as data_mod
 from fastlit.trainer.optimizers import setup_optimizers
 from fastlit.trainer.states import TrainerFn, TrainerStatus
 from fastlit.utilities.exceptions import MisconfigurationException
@@ -55,7 +54,6 @@ def run(t: "Trainer", model: LightningModule, datamodule: Optional[LightningData
 def _attach(t: "Trainer", model: LightningModule, datamodule: Optional[LightningDataModule],
             loaders: dict[str, Any]) -> None:
     fn = t.state.fn
-    t._entry_loaders = loaders  # what the entry point was given (the Tuner's trial runs reuse it)
     t.lightning_module = model
     model._trainer = t
     if t._legacy_automatic_optimization is not None:  # 1.x Trainer(automatic_optimization=...)
@@ -66,11 +64,9 @@ def _attach(t: "Trainer", model: LightningModule, datamodule: Optional[Lightning
     elif fn == TrainerFn.FITTING:
         t.datamodule = None
     t._loop.resuming = False
+    t._data.attach(loaders, fitting=fn == TrainerFn.FITTING)
     if fn == TrainerFn.FITTING:
         arguments.verify_fit_config(model, t.datamodule, loaders.get("train"), loaders.get("val"))
-        # known before the setup hooks, as in Lightning (`trainer.enable_validation` in a callback's setup)
-        t._val_defined = loaders.get("val") is not None or data_mod._source_has(t.datamodule or model,
-                                                                                 "val_dataloader")
         if not model.automatic_optimization and t.gradient_clip_val:
             raise MisconfigurationException(
                 "Automatic gradient clipping is not supported for manual optimization. Remove "

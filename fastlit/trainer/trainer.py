@@ -22,6 +22,7 @@ from fastlit.core.optimizer import LightningOptimizer
 from fastlit.strategies.select import select_strategy
 from fastlit.trainer import arguments, configuration, legacy
 from fastlit.trainer.checkpointing import CheckpointConnector
+from fastlit.trainer.data_connector import DataConnector
 from fastlit.trainer.failures import run_guarded
 from fastlit.trainer.hooks import HookTable
 from fastlit.trainer.loop_state import LoopState
@@ -224,24 +225,12 @@ class Trainer(PropertiesMixin):
         self.optimizers: list[torch.optim.Optimizer] = []
         self._lightning_optimizers: list[LightningOptimizer] = []
         self.lr_scheduler_configs: list[LRSchedulerConfig] = []
-        self.train_dataloader: Any = None
-        self.val_dataloaders: Any = None
-        self.test_dataloaders: Any = None
-        self.predict_dataloaders: Any = None
-        self.num_training_batches: Union[int, float] = float("inf")
-        self.num_val_batches: list[Union[int, float]] = []
-        self.num_sanity_val_batches: list[Union[int, float]] = []
-        self.num_test_batches: list[Union[int, float]] = []
-        self.num_predict_batches: list[Union[int, float]] = []
-        self.val_check_batch: Union[int, float] = float("inf")
+        self._data = DataConnector(self)  # loaders and batch counts (Lightning's names are properties)
         self._loop = LoopState()  # epoch/step/batch counters and resume position (current_epoch, global_step)
         self._module_zero_grad = False
         self._fit_start_time = 0.0
         self._eval_verbose = True
         self._return_predictions = True
-        self._val_loaders: list[Any] = []
-        self._val_defined = self._val_ready = False
-        self._val_given: Any = None
         self._ddp_model: Optional[torch.nn.Module] = None
         self._epoch_outputs: Optional[list[Any]] = None  # only for a 1.x training_epoch_end(outputs)
         self._results: Optional[Results] = None
@@ -278,7 +267,7 @@ class Trainer(PropertiesMixin):
         self.state.status = TrainerStatus.RUNNING
         self.state.stage = RunningStage.TRAINING
         ckpt_path = ckpt_path if ckpt_path is not None else self._legacy_ckpt_path
-        self._train_given = train_dataloaders  # estimated_stepping_batches may be read before the loop starts
+        self._data.train_given = train_dataloaders  # estimated_stepping_batches may be read before the loop starts
         run_guarded(self, self._run, model, datamodule, {"train": train_dataloaders, "val": val_dataloaders},
                     ckpt_path, weights_only)
 

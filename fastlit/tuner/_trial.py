@@ -23,13 +23,11 @@ from fastlit.utilities.seed import isolate_rng  # noqa: F401
 
 # ---------------------------------------------------------------------------------------------------- trial runs
 
-# Trainer attributes a trial run changes and ``TrialState.restore`` puts back (besides the loop position, which
-# ``trainer._loop`` snapshots as a whole).
+# Trainer attributes a trial run changes and ``TrialState.restore`` puts back (besides the loop position and the
+# loaders and batch counts, which ``trainer._loop`` and ``trainer._data`` snapshot as a whole).
 _RUN_ATTRS = (
     "should_stop", "_results", "_callback_metrics", "_logged_metrics", "_progress_bar_metrics", "sanity_checking",
-    "_fit_start_time", "train_dataloader", "num_training_batches", "val_check_batch", "val_dataloaders", "_val_loaders",
-    "num_val_batches", "num_sanity_val_batches", "test_dataloaders", "num_test_batches", "predict_dataloaders",
-    "num_predict_batches", "_eval_verbose", "_return_predictions", "optimizers", "lr_scheduler_configs",
+    "_fit_start_time", "_eval_verbose", "_return_predictions", "optimizers", "lr_scheduler_configs",
     "_lightning_optimizers", "max_steps", "limit_train_batches", "limit_val_batches", "limit_test_batches",
     "limit_predict_batches", "num_sanity_val_steps",
 )
@@ -63,6 +61,7 @@ class TrialState:
         module = trainer.lightning_module
         self.attrs = {name: getattr(trainer, name) for name in _RUN_ATTRS if hasattr(trainer, name)}
         self.loop = trainer._loop.snapshot()
+        self.data = trainer._data.snapshot()
         self.stage = trainer.state.stage
         self.fx_name = module._current_fx_name
         self.callbacks = trainer.callbacks
@@ -91,6 +90,7 @@ class TrialState:
         for name, value in self.attrs.items():
             setattr(t, name, value)
         t._loop.restore(self.loop)
+        t._data.restore(self.data)
         module.load_state_dict(self.weights)
         for opt, state in zip(t.optimizers, self.optimizer_states):
             opt.load_state_dict(state)
@@ -114,7 +114,7 @@ class TrialState:
 
 
 def _given(trainer: Any, key: str) -> Any:
-    return (getattr(trainer, "_entry_loaders", None) or {}).get(key)
+    return (trainer._data.entry_loaders or {}).get(key)
 
 
 def run_trial(trainer: Any) -> None:

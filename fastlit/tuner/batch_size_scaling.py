@@ -60,11 +60,10 @@ def scale_batch_size(trainer: Any, mode: str = "power", steps_per_trial: int = 3
 
 
 def _reload_fit_loaders(trainer: Any) -> None:
-    from fastlit.trainer import eval_loop, fit_loop
     from fastlit.tuner._trial import _given
 
-    fit_loop._setup_train_data(trainer, _given(trainer, "train"))
-    eval_loop.setup_val(trainer, _given(trainer, "val"))
+    trainer._data.setup_train(_given(trainer, "train"))
+    trainer._data.setup_val()
 
 
 def _try(trainer: Any, state: TrialState) -> None:
