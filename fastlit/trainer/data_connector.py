@@ -20,6 +20,11 @@ _LIMIT = {"val": "limit_val_batches", "test": "limit_test_batches", "predict": "
 
 Count = Union[int, float]
 
+# what a tuner trial overwrites and TrialState.restore puts back
+_TRIAL_FIELDS = ("train_dataloader", "num_training_batches", "val_check_batch", "val_dataloaders", "val_loaders",
+                 "num_val_batches", "num_sanity_val_batches", "test_dataloaders", "num_test_batches",
+                 "predict_dataloaders", "num_predict_batches")
+
 
 class DataConnector:
     """The loaders each stage runs on and how many batches of each, plus what ``fit`` was given.
@@ -50,8 +55,10 @@ class DataConnector:
 
     # ------------------------------------------------------------------ tuner trials
     def snapshot(self) -> dict[str, Any]:
-        """Every field, for ``restore`` after the tuner's trial runs."""
-        return {k: v for k, v in vars(self).items() if k != "trainer"}
+        """The loaders and batch counts, for ``restore`` after the tuner's trial runs. Fit's validation readiness
+        is left as the trials left it (not ready): like Lightning, which drops its validation loader after
+        ``lr_find``, fit rebuilds its validation loaders at its next validation."""
+        return {name: getattr(self, name) for name in _TRIAL_FIELDS}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         for name, value in snapshot.items():

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from fastlit.trainer.trainer import Trainer
 
 
-
 def run(t: "Trainer", train_given: Any, val_given: Any) -> None:
     """``trainer.fit``'s loop: sanity check, then epochs until a stop condition."""
     module = t.lightning_module
