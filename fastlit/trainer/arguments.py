@@ -77,6 +77,14 @@ def _check_batch_limit(value: Optional[Union[int, float]], name: str) -> None:
             f"You have passed invalid value {value} for {name}, it has to be in [0.0, 1.0] or an int.")
 
 
+def as_batch_count(value: Any) -> Any:
+    """Lightning's reading of a checked batch limit: a whole-number float above 1 (``2.0``) is that many batches
+    (``2``); fractions in [0.0, 1.0], ints, None and time intervals pass through."""
+    if isinstance(value, float) and value > 1 and value % 1.0 == 0:
+        return int(value)
+    return value
+
+
 def check_loop_arguments(max_epochs: Any, max_steps: Any, check_val_every_n_epoch: Any,
                          accumulate_grad_batches: Any, gradient_clip_val: Any, gradient_clip_algorithm: Any,
                          reload_dataloaders_every_n_epochs: Any) -> None:

@@ -139,6 +139,9 @@ class Trainer(PropertiesMixin):
                 "epoch boundary a fraction of an epoch means nothing; pass a number of batches.")
         arguments.check_batch_limits(n_dev, overfit_batches, limit_train_batches, limit_val_batches,
                                      limit_test_batches, limit_predict_batches, val_check_interval)
+        limit_train_batches, limit_val_batches, limit_test_batches, limit_predict_batches, val_check_interval = map(
+            arguments.as_batch_count, (limit_train_batches, limit_val_batches, limit_test_batches,
+                                       limit_predict_batches, val_check_interval))
         if n_dev:
             limit_train_batches = limit_val_batches = limit_test_batches = limit_predict_batches = n_dev
             max_steps, max_epochs, num_sanity_val_steps = n_dev, 1, 0

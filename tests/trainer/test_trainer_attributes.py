@@ -32,6 +32,8 @@ CASES = [
     {"gradient_clip_val": 1, "gradient_clip_algorithm": "value", "accumulate_grad_batches": 4},
     {"precision": 64},
     {"precision": "bf16-mixed"},
+    # whole-number floats above 1 are batch counts (Lightning turns them into ints)
+    {"limit_train_batches": 2.0, "limit_val_batches": 3.0, "val_check_interval": 2.0, "max_epochs": 1},
 ]
 
 
